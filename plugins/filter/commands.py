@@ -1,0 +1,29 @@
+# Copyright: stacked_sparks maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters that build the Ray and vLLM command lines and environments; the docs are in the <name>.yml files."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils import commands
+
+
+def _filter(builder):
+    def run(options):
+        try:
+            return builder(options)
+        except ValueError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+
+    run.__name__ = builder.__name__
+    run.__doc__ = builder.__doc__
+    return run
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            name: _filter(getattr(commands, name))
+            for name in ("ray_start_args", "vllm_serve_args", "ray_node_env")
+        }

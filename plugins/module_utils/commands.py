@@ -1,0 +1,262 @@
+# Copyright: stacked_sparks maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Command lines and environments of the Ray and vLLM containers, built from the roles' variables.
+
+The roles call these through the filter plugins of the collection. Bad input raises ValueError with a message
+that names the Ansible variable to fix. Optional options that are None or "" are left out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+
+_WHITESPACE = re.compile(r"\s")
+
+# Flags ray_start_args sets itself -> the variable to use instead.
+_RAY_MANAGED = {
+    "--head": "the ray_head inventory group (the head gets --head)",
+    "--port": "cluster_ray_port",
+    "--address": "cluster_head_ip and cluster_ray_port",
+    "--node-ip-address": "cluster_node_ip",
+    "--num-gpus": "cluster_ray_num_gpus",
+    "--num-cpus": "cluster_ray_num_cpus",
+    "--dashboard-host": "cluster_ray_dashboard_host",
+    "--block": "nothing (it is always passed: ray start is the container's main process)",
+}
+# Flags vllm_serve_args sets itself -> the variable to use instead.
+_VLLM_MANAGED = {
+    "--model": "vllm_serve_model",
+    "--served-model-name": "vllm_serve_served_model_name",
+    "--host": "vllm_serve_host",
+    "--port": "vllm_serve_port",
+    "--tensor-parallel-size": "vllm_serve_tensor_parallel_size",
+    "-tp": "vllm_serve_tensor_parallel_size",
+    "--pipeline-parallel-size": "vllm_serve_pipeline_parallel_size",
+    "-pp": "vllm_serve_pipeline_parallel_size",
+    "--distributed-executor-backend": "vllm_serve_distributed_executor_backend",
+    "--max-model-len": "vllm_serve_max_model_len",
+    "--gpu-memory-utilization": "vllm_serve_gpu_memory_utilization",
+    "--api-key": "vllm_serve_api_key (passed in the environment, so the key never shows in the process list)",
+}
+# Environment variables ray_node_env derives from the node's fabric address.
+_ENV_MANAGED = {
+    "VLLM_HOST_IP": "cluster_node_ip",
+    "MASTER_ADDR": "cluster_head_ip",
+}
+
+
+def _unset(value):
+    return value is None or value == ""
+
+
+def _options(options, known, builder):
+    if not isinstance(options, Mapping):
+        raise ValueError("%s expects a dict of options, got %s" % (builder, type(options).__name__))
+    unknown = sorted(str(key) for key in options if key not in known)
+    if unknown:
+        raise ValueError("%s got unknown option(s) %s; it knows %s" % (builder, ", ".join(unknown), ", ".join(sorted(known))))
+    return options
+
+
+def _required(value, var):
+    if _unset(value):
+        raise ValueError("%s must be set" % var)
+    return value
+
+
+def _int(value, var, minimum, maximum=None):
+    """An integer (or a string of digits, as -e key=value gives) within [minimum, maximum]."""
+    if isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("%s must be an integer, got %r" % (var, value))
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = "at least %d" % minimum if maximum is None else "between %d and %d" % (minimum, maximum)
+        raise ValueError("%s must be %s, got %d" % (var, bounds, value))
+    return value
+
+
+def _word(value, var):
+    """A non-empty string without whitespace."""
+    if not isinstance(value, str) or not value or _WHITESPACE.search(value):
+        raise ValueError("%s must be a non-empty string without spaces, got %r" % (var, value))
+    return value
+
+
+def _ip(value, var):
+    try:
+        return str(ipaddress.ip_address(str(_required(value, var)).strip()))
+    except ValueError:
+        raise ValueError("%s must be an IPv4 or IPv6 address, got %r" % (var, value)) from None
+
+
+def _head_address(value, var):
+    text = str(_required(value, var)).strip()
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        raise ValueError("%s must give the head as ip:port, got %r" % (var, value))
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    _ip(host, var)
+    _int(port, var, 1, 65535)
+    return text
+
+
+def _extra_args(value, var, managed):
+    """A list of extra arguments, none of which sets a flag in `managed` (in --x=v, --x v or abbreviated form)."""
+    if _unset(value):
+        return []
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        raise ValueError("%s must be a list of strings (one argument per item), got %r" % (var, value))
+    args = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise ValueError("%s must be a list of strings, got item %r" % (var, item))
+        arg = str(item)
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("--"):
+            flag = flag.replace("_", "-")
+        for name, instead in managed.items():
+            if flag == name or (len(flag) > 3 and flag.startswith("--") and name.startswith(flag)):
+                raise ValueError("%s must not set %s (got %r): use %s instead" % (var, name, arg, instead))
+        args.append(arg)
+    return args
+
+
+def _number(value):
+    """An int as is, a float without representation noise (0.8, not 0.8000000000000002)."""
+    return str(value) if isinstance(value, int) else format(value, "g")
+
+
+def ray_start_args(options):
+    """Build the argument list of ``ray start`` for one node (without the ``ray`` itself).
+
+    Options and the variables they come from:
+      head (bool): this node is the head (the ray_head group).
+      node_ip (str, required): the node's fabric address, IPv4 or IPv6 (cluster_node_ip).
+      port (int, head only, 1-65535): the GCS port (cluster_ray_port).
+      head_address (str "ip:port", workers only): the head's GCS (cluster_head_ip and cluster_ray_port).
+      num_gpus, num_cpus (int or None): cluster_ray_num_gpus, cluster_ray_num_cpus.
+      dashboard_host (str or None, head only): cluster_ray_dashboard_host.
+      extra_args (list of str): cluster_ray_start_extra_args; may not set a flag built here.
+    Options of the other kind of node (port, dashboard_host on a worker; head_address on the head) are ignored.
+    """
+    _options(options, {"head", "node_ip", "port", "head_address", "num_gpus", "num_cpus", "dashboard_host",
+                       "extra_args"}, "ray_start_args")
+    head = options.get("head", False)
+    if not isinstance(head, bool):
+        raise ValueError("ray_start_args: head must be true or false, got %r" % (head,))
+    args = ["start", "--block"]
+    if head:
+        port = _int(_required(options.get("port"), "cluster_ray_port"), "cluster_ray_port", 1, 65535)
+        args += ["--head", "--port=%d" % port]
+    else:
+        args.append("--address=%s" % _head_address(options.get("head_address"), "cluster_head_ip and cluster_ray_port"))
+    args.append("--node-ip-address=%s" % _ip(options.get("node_ip"), "cluster_node_ip"))
+    if head and not _unset(options.get("dashboard_host")):
+        args.append("--dashboard-host=%s" % _word(options["dashboard_host"], "cluster_ray_dashboard_host"))
+    for key, var in (("num_gpus", "cluster_ray_num_gpus"), ("num_cpus", "cluster_ray_num_cpus")):
+        if not _unset(options.get(key)):
+            args.append("--%s=%d" % (key.replace("_", "-"), _int(options[key], var, 0)))
+    return args + _extra_args(options.get("extra_args"), "cluster_ray_start_extra_args", _RAY_MANAGED)
+
+
+def _fraction(value):
+    var = "vllm_serve_gpu_memory_utilization"
+    _required(value, var)
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not 0 < number <= 1:
+        raise ValueError("%s must be a number greater than 0 and at most 1 (e.g. 0.8), got %r" % (var, value))
+    return number
+
+
+def vllm_serve_args(options):
+    """Build the argument list of ``vllm serve`` (without the ``vllm`` itself).
+
+    Options and the variables they come from:
+      model (str, required): vllm_serve_model.
+      served_model_name (str or None): vllm_serve_served_model_name.
+      tensor_parallel_size, pipeline_parallel_size (int >= 1, required): vllm_serve_tensor_parallel_size,
+        vllm_serve_pipeline_parallel_size.
+      max_model_len (int or None): vllm_serve_max_model_len.
+      gpu_memory_utilization (float, 0 < x <= 1, required): vllm_serve_gpu_memory_utilization.
+      host (str, required), port (int, required): vllm_serve_host, vllm_serve_port.
+      distributed_executor_backend (str, "ray" when not given, left out when None):
+        vllm_serve_distributed_executor_backend.
+      extra_args (list of str): vllm_serve_extra_args; may not set a flag built here, nor --api-key
+        (vllm_serve_api_key goes into the environment so it never shows in the process list).
+    """
+    _options(options, {"model", "served_model_name", "tensor_parallel_size", "pipeline_parallel_size",
+                       "max_model_len", "gpu_memory_utilization", "host", "port", "distributed_executor_backend",
+                       "extra_args"}, "vllm_serve_args")
+    model = _word(_required(options.get("model"), "vllm_serve_model"), "vllm_serve_model")
+    if model.startswith("-"):
+        raise ValueError("vllm_serve_model must be a model id or path, got %r" % model)
+    args = ["serve", model]
+    if not _unset(options.get("served_model_name")):
+        args += ["--served-model-name", _word(options["served_model_name"], "vllm_serve_served_model_name")]
+    args += ["--host", _word(_required(options.get("host"), "vllm_serve_host"), "vllm_serve_host")]
+    args += ["--port", str(_int(_required(options.get("port"), "vllm_serve_port"), "vllm_serve_port", 1, 65535))]
+    for key in ("tensor_parallel_size", "pipeline_parallel_size"):
+        var = "vllm_serve_" + key
+        args += ["--" + key.replace("_", "-"), str(_int(_required(options.get(key), var), var, 1))]
+    backend = options.get("distributed_executor_backend", "ray")
+    if not _unset(backend):
+        args += ["--distributed-executor-backend", _word(backend, "vllm_serve_distributed_executor_backend")]
+    if not _unset(options.get("max_model_len")):
+        args += ["--max-model-len", str(_int(options["max_model_len"], "vllm_serve_max_model_len", 1))]
+    args += ["--gpu-memory-utilization", _number(_fraction(options.get("gpu_memory_utilization")))]
+    return args + _extra_args(options.get("extra_args"), "vllm_serve_extra_args", _VLLM_MANAGED)
+
+
+def ray_node_env(options):
+    """Build the environment of a Ray (or vLLM) container on one node.
+
+    Options and the variables they come from:
+      node_ip (str, required): the node's fabric address (cluster_node_ip).
+      head_ip (str, required): the head's fabric address (cluster_head_ip).
+      interface (str, required): the fabric interface (cluster_fabric_interface).
+      nccl_ib_hca (str or None): NCCL_IB_HCA (cluster_nccl_ib_hca).
+      extra (dict): more variables, overriding the built ones (cluster_container_env); may not set
+        VLLM_HOST_IP or MASTER_ADDR, which must equal the fabric addresses.
+    Returns a dict of strings.
+    """
+    _options(options, {"node_ip", "head_ip", "interface", "nccl_ib_hca", "extra"}, "ray_node_env")
+    node_ip = _ip(options.get("node_ip"), "cluster_node_ip")
+    head_ip = _ip(options.get("head_ip"), "cluster_head_ip")
+    iface = options.get("interface")
+    if not isinstance(iface, str) or not iface or len(iface) > 15 or "/" in iface or _WHITESPACE.search(iface):
+        raise ValueError("cluster_fabric_interface must be a network interface name (1-15 characters, no spaces "
+                         "or '/'), e.g. enp1s0f1np1, got %r" % (iface,))
+    env = {
+        "VLLM_HOST_IP": node_ip,
+        "MASTER_ADDR": head_ip,
+        "NCCL_SOCKET_IFNAME": iface,
+        "GLOO_SOCKET_IFNAME": iface,
+        "TP_SOCKET_IFNAME": iface,
+        "UCX_NET_DEVICES": iface,
+        "OMPI_MCA_btl_tcp_if_include": iface,
+        # Ray's OOM killer misfires on unified memory while the weights load.
+        "RAY_memory_monitor_refresh_ms": "0",
+    }
+    if not _unset(options.get("nccl_ib_hca")):
+        env["NCCL_IB_HCA"] = _word(options["nccl_ib_hca"], "cluster_nccl_ib_hca")
+    extra = options.get("extra")
+    if _unset(extra):
+        extra = {}
+    if not isinstance(extra, Mapping):
+        raise ValueError("cluster_container_env must be a dict of variable names to values, got %r" % (extra,))
+    for key, value in extra.items():
+        if not isinstance(key, str) or not key or "=" in key or _WHITESPACE.search(key):
+            raise ValueError("cluster_container_env has an invalid variable name %r" % (key,))
+        if key in _ENV_MANAGED:
+            raise ValueError("cluster_container_env must not set %s: it is the node's fabric address, set %s "
+                             "instead" % (key, _ENV_MANAGED[key]))
+        if value is None or isinstance(value, (Mapping, list, tuple)):
+            raise ValueError("cluster_container_env.%s must be a string or a number, got %r" % (key, value))
+        env[key] = str(value)
+    return env

@@ -1,0 +1,268 @@
+# Copyright: stacked_sparks maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Read the output of ``ray status`` (Ray 2.x) without ever guessing.
+
+Anything this parser does not recognise raises RayStatusParseError: a format drift must give a clear
+error, never a wrong node or GPU count.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {
+    "B": 1,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+}
+_QUANTITY = r"(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)([A-Za-z]*)"
+# " 0.0/2.0 GPU", " 0B/45.16GiB memory", " 2.0/2.0 GPU (2.0 used of 2.0 reserved in placement groups)"
+_RESOURCE_LINE = re.compile(r"^\s+" + _QUANTITY + "/" + _QUANTITY + r" (\S+)(?: \(([^()]*)\))?$")
+# " 1 node_6b18...", " 2 ray.worker.gpu"
+_NODE_LINE = re.compile(r"^\s+(\d+) (\S+)$")
+# " (no pending nodes)", " (no failures)", " (no resource demands)", " (none)", " (no active nodes)"
+_PLACEHOLDER = re.compile(r"^\s+\((?:no [^()]*|none)\)$")
+# "Node: 6b18... (node_6b18...)" in the per-node part of ``ray status -v``
+_NODE_HEADER = re.compile(r"^Node: (\S+)(?: \(.*\))?$")
+_SEPARATOR = re.compile(r"^-{3,}$")
+
+# Sub-headers of the two sections, mapped to the key their lines go to.
+_NODE_STATUS_HEADERS = {
+    "Active:": "active",
+    "Idle:": "idle",
+    "Pending:": "pending",
+    "Recent failures:": "failures",
+}
+_RESOURCES_HEADERS = {
+    "Total Usage:": "usage",
+    "Usage:": "usage",  # older Ray
+    "From request_resources:": "requests",
+    "Total Constraints:": "requests",  # autoscaler v2
+    "Pending Demands:": "demands",
+    "Total Demands:": "demands",  # autoscaler v2
+    "Demands:": "demands",  # older Ray
+}
+_NODE_BLOCK_HEADERS = {
+    "Usage:": "usage",
+    "Activity:": "activity",
+}
+
+# Exit-0 text while the head's services start.
+_STARTING = "No cluster status"
+# Non-zero exit while no cluster answers (yet).
+_NO_CLUSTER = re.compile(
+    r"Could not find any running Ray instance|ConnectionError|Failed to connect to GCS"
+    r"|GCS.*(?:timed out|timeout|unavailable)|(?:timed out|timeout).*GCS",
+    re.IGNORECASE,
+)
+
+
+class RayStatusParseError(ValueError):
+    """The text is not ``ray status`` output this parser can read with certainty."""
+
+
+def _fail(expected, line_no=None, line=None):
+    message = "unexpected 'ray status' output: expected %s" % expected
+    if line is not None:
+        message += ", got line %d: %r" % (line_no, line)
+    raise RayStatusParseError(message)
+
+
+def _quantity(number, unit, line_no, line):
+    if unit and unit not in _UNITS:
+        _fail("a resource amount in %s" % "/".join(_UNITS), line_no, line)
+    return float(number) * _UNITS.get(unit, 1)
+
+
+def _resource(line_no, line):
+    """Return (name, {"used": float, "total": float}) for a resource line, or raise."""
+    match = _RESOURCE_LINE.match(line)
+    if not match:
+        _fail("a resource line like ' 0.0/2.0 GPU' or ' 0B/45.16GiB memory'", line_no, line)
+    used_n, used_u, total_n, total_u, name, _note = match.groups()
+    return name, {
+        "used": _quantity(used_n, used_u, line_no, line),
+        "total": _quantity(total_n, total_u, line_no, line),
+    }
+
+
+def _add_resource(resources, line_no, line):
+    name, value = _resource(line_no, line)
+    if name in resources:
+        _fail("each resource once", line_no, line)
+    resources[name] = value
+
+
+def parse_ray_status(text):
+    """Parse ``ray status`` (or ``ray status -v``) output of Ray 2.x.
+
+    Returns a dict with active_nodes, idle_nodes (node ids or autoscaler node types), nodes (the node count,
+    honouring counts like `` 2 ray.worker.gpu``), pending_nodes, recent_failures, resources
+    (``{name: {"used": float, "total": float}}``, memory in bytes), gpus (total GPUs, 0.0 without a GPU line),
+    pending_demands and node_usage (per-node resources of ``-v`` output, ``{}`` otherwise).
+
+    Raises RayStatusParseError when a section, a header or a line is not what Ray 2.x prints.
+    """
+    if not isinstance(text, str):
+        raise RayStatusParseError("unexpected 'ray status' output: expected text, got %r" % type(text).__name__)
+    lines = text.splitlines()
+    found = {}  # section key -> list of lines, for every header seen
+    counts = {"active": 0, "idle": 0}
+    resources = {}
+    node_usage = {}
+    section = None  # None (preamble), "nodes", "resources", "node"
+    part = None  # current sub-header key
+    node_id = None
+    for no, line in enumerate(lines, 1):
+        line = line.rstrip()
+        stripped = line.strip()
+        if not stripped or _SEPARATOR.match(stripped) or stripped.startswith("===="):
+            continue
+        if section is None:
+            # ``-v`` prints timing lines before "Node status"; nothing before it is read.
+            if line == "Node status":
+                section = "nodes"
+            continue
+        if line == "Node status":
+            _fail("'Node status' once", no, line)
+        if line == "Resources":
+            if section != "nodes":
+                _fail("'Resources' once, after 'Node status'", no, line)
+            section, part = "resources", None
+            continue
+        header = _NODE_HEADER.match(line)
+        if header:
+            if section == "nodes" or "usage" not in found:
+                _fail("the cluster's 'Total Usage:' before the per-node blocks", no, line)
+            section, part, node_id = "node", None, header.group(1)
+            if node_id in node_usage:
+                _fail("each node block once", no, line)
+            node_usage[node_id] = {}
+            continue
+
+        if section == "node":
+            if line.startswith(" ") and not line.startswith("  ") and stripped in _NODE_BLOCK_HEADERS:
+                part = _NODE_BLOCK_HEADERS[stripped]
+            elif part == "usage" and line.startswith("  "):
+                _add_resource(node_usage[node_id], no, line)
+            elif part == "activity" and line.startswith("  "):
+                pass  # free text ("Resource: CPU currently in use.")
+            else:
+                _fail("' Usage:' or ' Activity:' with indented lines under 'Node: %s'" % node_id, no, line)
+            continue
+
+        headers = _NODE_STATUS_HEADERS if section == "nodes" else _RESOURCES_HEADERS
+        if not line.startswith(" "):
+            if line not in headers:
+                _fail("one of %s in the %r section" % (", ".join(headers), "Node status" if section == "nodes"
+                                                         else "Resources"), no, line)
+            part = headers[line]
+            if part in found:
+                _fail("%r once" % line, no, line)
+            found[part] = []
+            continue
+        if part is None:
+            _fail("a header such as %r before indented lines" % next(iter(headers)), no, line)
+        if _PLACEHOLDER.match(line):
+            continue
+        if part in counts:
+            match = _NODE_LINE.match(line)
+            if not match:
+                _fail("a node line like ' 1 node_<id>' or ' 2 ray.worker.gpu'", no, line)
+            counts[part] += int(match.group(1))
+            found[part].append(match.group(2))
+        elif part == "usage":
+            _add_resource(resources, no, line)
+        else:
+            found[part].append(stripped)
+
+    if section is None:
+        _fail("a 'Node status' section (is this 'ray status' output?)")
+    if "active" not in found:
+        _fail("an 'Active:' list in the 'Node status' section")
+    if section == "nodes":
+        _fail("a 'Resources' section after 'Node status' (truncated output?)")
+    if "usage" not in found:
+        _fail("a 'Total Usage:' (or 'Usage:') list in the 'Resources' section")
+    if not resources:
+        _fail("resource lines like ' 0.0/2.0 CPU' under 'Total Usage:'")
+    if "demands" not in found:
+        _fail("a 'Pending Demands:' list after 'Total Usage:' (truncated output?)")
+    return {
+        "active_nodes": found["active"],
+        "idle_nodes": found.get("idle", []),
+        "nodes": counts["active"] + counts["idle"],
+        "pending_nodes": found.get("pending", []),
+        "recent_failures": found.get("failures", []),
+        "resources": resources,
+        "gpus": resources.get("GPU", {}).get("total", 0.0),
+        "pending_demands": found["demands"],
+        "node_usage": node_usage,
+    }
+
+
+def _last_line(*texts):
+    for text in texts:
+        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return ""
+
+
+def classify_output(rc, stdout, stderr):
+    """Sort one run of ``ray status`` into (state, detail).
+
+    state is "ok" (parse stdout), "starting" (exit 0, the head's services are still starting), "no_cluster"
+    (no Ray cluster answers: transient while waiting) or "error" (anything else that failed).
+    detail is a short reason: the last non-empty line of the output for failures.
+    """
+    stdout = stdout or ""
+    stderr = stderr or ""
+    combined = stdout + "\n" + stderr
+    if rc == 0:
+        if _STARTING in combined:
+            return "starting", "Ray is still starting: %s" % _last_line(stdout, stderr)
+        return "ok", ""
+    detail = _last_line(stderr, stdout) or "exit code %s without output" % rc
+    if _NO_CLUSTER.search(combined):
+        return "no_cluster", detail
+    return "error", detail
+
+
+def _num(value):
+    return repr(float(value))
+
+
+def _nodes(count):
+    return "%s node%s" % (count, "" if count == 1 else "s")
+
+
+def check_requirements(status, min_nodes, min_gpus):
+    """Return the shortfalls of a parsed status against the wanted node and GPU counts ([] when all is met)."""
+    shortfalls = []
+    if status["nodes"] < min_nodes:
+        shortfalls.append("%s of %s" % (status["nodes"], _nodes(min_nodes)))
+    if status["gpus"] < min_gpus:
+        shortfalls.append("%s of %s GPU" % (_num(status["gpus"]), _num(min_gpus)))
+    return shortfalls
+
+
+def describe(status, min_nodes, min_gpus):
+    """Say where the cluster stands, e.g. "1 of 2 nodes, 1.0 of 2.0 GPU"."""
+    parts = []
+    if min_nodes > 0:
+        parts.append("%s of %s" % (status["nodes"], _nodes(min_nodes)))
+    if min_gpus > 0:
+        parts.append("%s of %s GPU" % (_num(status["gpus"]), _num(min_gpus)))
+    if not parts:
+        parts = [_nodes(status["nodes"]), "%s GPU" % _num(status["gpus"])]
+    text = ", ".join(parts)
+    if status["pending_demands"]:
+        text += "; pending: " + ", ".join(status["pending_demands"])
+    return text

@@ -1,0 +1,66 @@
+# Copyright: stacked_sparks maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Wait for a condition: a monotonic deadline, a probe, a pause between probes, transient errors retried."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+
+class Hopeless(Exception):
+    """Raised by a probe when waiting longer cannot help (the process died, the key was rejected, ...).
+
+    details is a dict the caller may add to its failure result. wait_until sets elapsed and attempts on it.
+    """
+
+    def __init__(self, message, details=None):
+        super().__init__(message)
+        self.message = message
+        self.details = dict(details or {})
+        self.elapsed = 0.0
+        self.attempts = 0
+
+
+@dataclass
+class WaitResult:
+    done: bool
+    state: Any
+    last_error: Optional[str]
+    elapsed: float
+    attempts: int
+
+
+def wait_until(probe, timeout, sleep, clock=time.monotonic, sleeper=time.sleep):
+    """Call probe() until it reports done or timeout seconds have passed; timeout 0 means exactly one probe.
+
+    probe() returns (done, state). If it raises Hopeless, that propagates at once (with elapsed and
+    attempts set on it). Any other exception is transient: its text becomes last_error and the probe is
+    retried. last_error is None when the most recent probe returned normally. The waiter sleeps `sleep`
+    seconds between probes but never past the deadline.
+    """
+    if timeout < 0 or sleep < 0:
+        raise ValueError("timeout and sleep must not be negative (got %r and %r)" % (timeout, sleep))
+    start = clock()
+    deadline = start + timeout
+    attempts = 0
+    state = None
+    last_error = None
+    while True:
+        attempts += 1
+        done = False
+        try:
+            done, state = probe()
+            last_error = None
+        except Hopeless as exc:
+            exc.elapsed = round(clock() - start, 1)
+            exc.attempts = attempts
+            raise
+        except Exception as exc:
+            last_error = str(exc) or type(exc).__name__
+        now = clock()
+        remaining = deadline - now
+        if done or remaining <= 0:
+            return WaitResult(bool(done), state, last_error, round(now - start, 1), attempts)
+        sleeper(min(sleep, remaining))

@@ -1,0 +1,280 @@
+#!/usr/bin/python
+# Copyright: stacked_sparks maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ray_status
+short_description: Read C(ray status) and wait until the Ray cluster has enough nodes and GPUs
+version_added: 0.1.0
+description:
+  - Runs C(ray status) on the target, on the host or inside a Docker container, and reports the nodes and
+    resources of the Ray cluster.
+  - With O(timeout), waits until the cluster has at least O(min_nodes) nodes and O(min_gpus) GPUs, and says
+    which of them is missing when it gives up (a worker that never joined, or joined without its GPU).
+  - While the head's services start (C(No cluster status)) or no cluster answers yet, it keeps waiting.
+  - It fails at once, without waiting for the timeout, when O(container) does not exist or is not running (with
+    its last log lines), when C(ray status) fails in another way, and when the output cannot be read with
+    certainty (a format drift gives an error, never a wrong count).
+  - It never changes anything.
+author:
+  - stacked_sparks maintainers (@stacked-sparks)
+requirements:
+  - The Docker SDK for Python (C(docker)) on the target, when O(container) is set.
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: In check mode the module does not run C(ray status); it returns C(changed=false) at once.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
+    support: full
+options:
+  container:
+    description:
+      - Name of the Docker container to run C(ray status) in (through the Docker engine at O(docker_host)).
+      - Without it, C(ray status) runs on the host.
+    type: str
+  executable:
+    description:
+      - The C(ray) command, a name looked up in E(PATH) or a full path.
+    type: str
+    default: ray
+  address:
+    description:
+      - The Ray cluster to ask, as C(ip:port) of the head's GCS, passed as C(--address).
+      - Without it, C(ray status) finds the cluster running on the node.
+    type: str
+  min_nodes:
+    description:
+      - The number of nodes the cluster must have (active and idle nodes count).
+    type: int
+    default: 0
+  min_gpus:
+    description:
+      - The number of GPUs the cluster must have in total.
+    type: float
+    default: 0.0
+  timeout:
+    description:
+      - How many seconds to wait for O(min_nodes) and O(min_gpus).
+      - V(0) probes once.
+    type: int
+    default: 0
+  sleep:
+    description:
+      - Seconds between two probes.
+    type: int
+    default: 2
+  docker_host:
+    description:
+      - The Docker engine to talk to when O(container) is set.
+    type: str
+    default: unix:///var/run/docker.sock
+  hint:
+    description:
+      - Text appended to failure messages, for example where the worker's logs are.
+    type: str
+notes:
+  - C(ray status) does not show IP addresses; a node that joined with the wrong address still counts as a node.
+  - A killed worker stays listed as active for about 25 seconds.
+seealso:
+  - module: stacked_sparks.vllm.vllm_models
+"""
+
+EXAMPLES = r"""
+- name: Wait until both nodes and both GPUs are in the Ray cluster
+  stacked_sparks.vllm.ray_status:
+    container: sparks-ray-head
+    min_nodes: 2
+    min_gpus: 2
+    timeout: 120
+    hint: "See the worker's log with: docker logs sparks-ray-worker (on the worker)"
+  register: ray_cluster
+
+- name: Show the cluster
+  ansible.builtin.debug:
+    msg: "{{ ray_cluster.nodes }} nodes, {{ ray_cluster.gpus }} GPUs, CPU {{ ray_cluster.resources.CPU }}"
+
+- name: Read the status once, with ray on the host's PATH
+  stacked_sparks.vllm.ray_status:
+    executable: /opt/venv/bin/ray
+    address: 192.168.100.10:6379
+"""
+
+RETURN = r"""
+nodes:
+  description: Number of nodes in the cluster (active and idle).
+  returned: when C(ray status) could be read
+  type: int
+  sample: 2
+node_ids:
+  description: The node ids (or autoscaler node types) listed as active or idle.
+  returned: when C(ray status) could be read
+  type: list
+  elements: str
+  sample: [node_6b18658c01c9ca5fcbcebeefcd15077976b6f5f78349f62ccb211042]
+gpus:
+  description: Total GPUs in the cluster, V(0.0) without any.
+  returned: when C(ray status) could be read
+  type: float
+  sample: 2.0
+resources:
+  description: The cluster's resources, each with the amount used and the total (memory in bytes).
+  returned: when C(ray status) could be read
+  type: dict
+  sample: {"CPU": {"used": 0.0, "total": 4.0}, "GPU": {"used": 2.0, "total": 2.0}, "memory": {"used": 0.0, "total": 48490180853.76}}
+pending_demands:
+  description: Resource demands the cluster cannot meet, such as placement groups waiting for GPUs.
+  returned: when C(ray status) could be read
+  type: list
+  elements: str
+  sample: ["{'GPU': 1.0} * 2 (PACK): 1+ pending placement groups"]
+elapsed:
+  description: Seconds spent waiting.
+  returned: always, except in check mode
+  type: float
+  sample: 14.2
+raw:
+  description: The last output of C(ray status).
+  returned: always, except in check mode
+  type: str
+last_error:
+  description: Why the last probe could not read the cluster (no cluster yet, still starting), on failure.
+  returned: failure
+  type: str
+  sample: "ConnectionError: Could not find any running Ray instance."
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
+    DOCKER_IMPORT_ERROR,
+    HAS_DOCKER,
+    container_state,
+    describe_death,
+    exec_in_container,
+    get_client,
+    log_tail,
+)
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status import (
+    RayStatusParseError,
+    check_requirements,
+    classify_output,
+    describe,
+    parse_ray_status,
+)
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import Hopeless, wait_until
+
+DOCKER_API_TIMEOUT = 120  # a ray status that waits for an unreachable GCS takes ~40 s
+LOG_LINES = 20
+
+
+class NotReady(Exception):
+    """ray status cannot report yet (still starting, no cluster): worth another probe."""
+
+
+def status_result(status):
+    return {
+        "nodes": status["nodes"],
+        "node_ids": status["active_nodes"] + status["idle_nodes"],
+        "gpus": status["gpus"],
+        "resources": status["resources"],
+        "pending_demands": status["pending_demands"],
+    }
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str"),
+            executable=dict(type="str", default="ray"),
+            address=dict(type="str"),
+            min_nodes=dict(type="int", default=0),
+            min_gpus=dict(type="float", default=0.0),
+            timeout=dict(type="int", default=0),
+            sleep=dict(type="int", default=2),
+            docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
+            hint=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if module.check_mode:
+        module.exit_json(changed=False, msg="ray status skipped in check mode")
+    for name in ("min_nodes", "min_gpus", "timeout", "sleep"):
+        if p[name] < 0:
+            module.fail_json(msg="%s must not be negative, got %s" % (name, p[name]))
+    hint = (". " + p["hint"]) if p["hint"] else ""
+    argv = [p["executable"], "status"] + (["--address", p["address"]] if p["address"] else [])
+    container = p["container"]
+    client = None
+    if container:
+        if not HAS_DOCKER:
+            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+        try:
+            client = get_client(p["docker_host"], DOCKER_API_TIMEOUT)
+        except Exception as exc:
+            module.fail_json(msg="cannot talk to the Docker engine at %s: %s" % (p["docker_host"], exc), elapsed=0.0)
+    else:
+        executable = module.get_bin_path(p["executable"])
+        if not executable:
+            module.fail_json(msg="cannot find %r on the host: install Ray, set executable, or set container to run "
+                             "ray status in the Ray container%s" % (p["executable"], hint), elapsed=0.0)
+        argv[0] = executable
+    last = {"raw": "", "status": None}
+
+    def probe():
+        if container:
+            state = container_state(client, container)
+            if state is None:
+                raise Hopeless("container %s does not exist: the Ray node is not started%s" % (container, hint),
+                               {"container_state": None})
+            if not state["running"]:
+                raise Hopeless("Ray is not running: %s%s" % (describe_death(state, log_tail(client, container, LOG_LINES)),
+                                                             "\n" + p["hint"] if p["hint"] else ""),
+                               {"container_state": state})
+            rc, out, err = exec_in_container(client, container, argv)
+        else:
+            rc, out, err = module.run_command(argv)
+        last["raw"] = out
+        kind, detail = classify_output(rc, out, err)
+        if kind in ("starting", "no_cluster"):
+            raise NotReady(detail)
+        if kind == "error":
+            raise Hopeless("%s failed (exit code %s): %s%s" % (" ".join(argv), rc, detail, hint), {"stderr": err})
+        try:
+            last["status"] = parse_ray_status(out)
+        except RayStatusParseError as exc:
+            raise Hopeless("cannot read the output of %s: %s" % (" ".join(argv), exc)) from None
+        return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"]), last["status"]
+
+    def found():
+        return status_result(last["status"]) if last["status"] else {}
+
+    try:
+        result = wait_until(probe, p["timeout"], p["sleep"])
+    except Hopeless as exc:
+        module.fail_json(msg=exc.message, elapsed=exc.elapsed, raw=last["raw"], **dict(found(), **exc.details))
+
+    status = result.state
+    if result.done:
+        module.exit_json(changed=False, msg="Ray cluster ready: %s" % describe(status, p["min_nodes"], p["min_gpus"]),
+                         elapsed=result.elapsed, raw=last["raw"], **found())
+    waited = " after %ss" % p["timeout"] if p["timeout"] else ""
+    if status:
+        where = describe(status, p["min_nodes"], p["min_gpus"])
+        if result.last_error:
+            where += " (last probe: %s)" % result.last_error
+    else:
+        where = "no cluster status (%s)" % result.last_error
+    module.fail_json(msg="Ray cluster not ready%s: %s%s" % (waited, where, hint), elapsed=result.elapsed,
+                     raw=last["raw"], last_error=result.last_error, **found())
+
+
+if __name__ == "__main__":
+    main()

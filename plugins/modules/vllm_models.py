@@ -1,0 +1,261 @@
+#!/usr/bin/python
+# Copyright: stacked_sparks maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vllm_models
+short_description: Wait until a vLLM server lists its model, and fail fast when vLLM dies
+version_added: 0.1.0
+description:
+  - Polls the C(/v1/models) endpoint of vLLM's OpenAI-compatible API until it lists O(model) (or any model when
+    O(model) is not set), and returns the listed models.
+  - Connection errors, HTTP 503 and timeouts mean vLLM is still loading: the module keeps waiting.
+  - Before each probe it checks the vLLM process, the Docker O(container) or the host process O(pid). When it is
+    gone, stopped, or restarted since the wait began, the module fails at once with the container's state and
+    last log lines, so a bad model id or an out-of-memory fails within seconds, not after O(timeout).
+  - HTTP 401 and 403 fail at once: the API key was rejected.
+  - It never changes anything.
+author:
+  - stacked_sparks maintainers (@stacked-sparks)
+requirements:
+  - The Docker SDK for Python (C(docker)) on the target, when O(container) is set.
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: In check mode the module does not contact vLLM; it returns C(changed=false) at once.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
+    support: full
+options:
+  url:
+    description:
+      - The base URL of the vLLM server, for example V(http://127.0.0.1:8000) or V(http://127.0.0.1:8000/v1).
+    type: str
+    default: http://127.0.0.1:8000
+  model:
+    description:
+      - The model id (the served model name) that must be listed.
+      - Without it, any listed model will do.
+    type: str
+  api_key:
+    description:
+      - The API key vLLM was started with, sent as C(Authorization: Bearer).
+    type: str
+  timeout:
+    description:
+      - How many seconds to wait for the model.
+      - V(0) probes once.
+    type: int
+    default: 900
+  sleep:
+    description:
+      - Seconds between two probes.
+    type: int
+    default: 5
+  validate_certs:
+    description:
+      - Whether to validate the server's TLS certificate for an C(https) O(url).
+    type: bool
+    default: true
+  container:
+    description:
+      - The Docker container running vLLM. Checked before every probe.
+      - Mutually exclusive with O(pid).
+    type: str
+  pid:
+    description:
+      - The process id of a vLLM running on the host. Checked before every probe.
+      - Mutually exclusive with O(container).
+    type: int
+  log_lines:
+    description:
+      - How many lines of the container's log to report when vLLM died.
+    type: int
+    default: 40
+  docker_host:
+    description:
+      - The Docker engine to talk to when O(container) is set.
+    type: str
+    default: unix:///var/run/docker.sock
+notes:
+  - The module connects directly, without any HTTP proxy from the environment.
+seealso:
+  - module: stacked_sparks.vllm.ray_status
+"""
+
+EXAMPLES = r"""
+- name: Wait until vLLM serves the model, failing fast if the container dies
+  stacked_sparks.vllm.vllm_models:
+    url: http://127.0.0.1:8000
+    model: deepseek-ai/DeepSeek-R1-Distill-Llama-8B
+    container: sparks-vllm
+    api_key: "{{ vllm_serve_api_key }}"
+    timeout: 900
+  register: vllm_ready
+
+- name: Show what is served
+  ansible.builtin.debug:
+    var: vllm_ready.models
+
+- name: Check once that some model is served
+  stacked_sparks.vllm.vllm_models:
+    url: http://192.168.100.10:8000/v1
+    timeout: 0
+"""
+
+RETURN = r"""
+models:
+  description: The ids of the models the server lists (the last list seen, on failure).
+  returned: always, except in check mode
+  type: list
+  elements: str
+  sample: [deepseek-ai/DeepSeek-R1-Distill-Llama-8B]
+elapsed:
+  description: Seconds spent waiting.
+  returned: always, except in check mode
+  type: float
+  sample: 31.4
+url:
+  description: The models URL that was polled.
+  returned: always, except in check mode
+  type: str
+  sample: http://127.0.0.1:8000/v1/models
+last_error:
+  description: Why the last probe got no model list (connection refused, HTTP 503, ...), on failure.
+  returned: failure
+  type: str
+  sample: "<urlopen error [Errno 111] Connection refused>"
+container_state:
+  description: The state of O(container) when vLLM died.
+  returned: failure, when the container is gone, stopped or restarted
+  type: dict
+  sample: {"name": "sparks-vllm", "status": "exited", "running": false, "exit_code": 1, "oom_killed": false}
+"""
+
+import os
+from urllib.error import HTTPError
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.urls import SSLValidationError, open_url
+
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
+    DOCKER_IMPORT_ERROR,
+    HAS_DOCKER,
+    container_state,
+    describe_death,
+    get_client,
+    log_tail,
+)
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api import model_listed, models_url, parse_models
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import Hopeless, wait_until
+
+DOCKER_API_TIMEOUT = 60
+REQUEST_TIMEOUT = 10
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type="str", default="http://127.0.0.1:8000"),
+            model=dict(type="str"),
+            api_key=dict(type="str", no_log=True),
+            timeout=dict(type="int", default=900),
+            sleep=dict(type="int", default=5),
+            validate_certs=dict(type="bool", default=True),
+            container=dict(type="str"),
+            pid=dict(type="int"),
+            log_lines=dict(type="int", default=40),
+            docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
+        ),
+        mutually_exclusive=[("container", "pid")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if module.check_mode:
+        module.exit_json(changed=False, msg="vLLM model check skipped in check mode")
+    for name in ("timeout", "sleep", "log_lines"):
+        if p[name] < 0:
+            module.fail_json(msg="%s must not be negative, got %s" % (name, p[name]))
+    try:
+        url = models_url(p["url"])
+    except ValueError as exc:
+        module.fail_json(msg="url: %s" % exc)
+    headers = {"Accept": "application/json"}
+    if p["api_key"]:
+        headers["Authorization"] = "Bearer %s" % p["api_key"]
+    container = p["container"]
+    client = baseline = None
+    if container:
+        if not HAS_DOCKER:
+            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+        try:
+            client = get_client(p["docker_host"], DOCKER_API_TIMEOUT)
+            baseline = container_state(client, container)
+        except Exception as exc:
+            module.fail_json(msg="cannot talk to the Docker engine at %s: %s" % (p["docker_host"], exc), elapsed=0.0,
+                             url=url, models=[])
+    last = {"models": []}
+
+    def check_process():
+        if container:
+            state = container_state(client, container)
+            if state is None:
+                raise Hopeless("vLLM container %s does not exist (it was never started, or was removed)" % container,
+                               {"container_state": None})
+            restarted = baseline is not None and (state["restart_count"] != baseline["restart_count"]
+                                                  or state["started_at"] != baseline["started_at"])
+            if not state["running"] or restarted:
+                raise Hopeless("vLLM died: %s" % describe_death(state, log_tail(client, container, p["log_lines"])),
+                               {"container_state": state})
+        elif p["pid"] is not None:
+            try:
+                os.kill(p["pid"], 0)
+            except ProcessLookupError:
+                raise Hopeless("vLLM died: process %s is not running" % p["pid"]) from None
+            except PermissionError:
+                pass  # it exists, under another user
+
+    def probe():
+        check_process()
+        try:
+            response = open_url(url, headers=headers, method="GET", timeout=REQUEST_TIMEOUT, use_proxy=False,
+                                validate_certs=p["validate_certs"])
+            with response:
+                body = response.read()
+        except SSLValidationError as exc:
+            raise Hopeless("cannot verify the TLS certificate of %s (set validate_certs=false for a self-signed "
+                           "one): %s" % (url, exc)) from None
+        except HTTPError as exc:
+            if exc.code in (401, 403):
+                raise Hopeless("%s answered HTTP %s: the API key was rejected; check vllm_serve_api_key"
+                               % (url, exc.code)) from None
+            raise RuntimeError("%s answered HTTP %s %s" % (url, exc.code, exc.reason)) from None
+        last["models"] = parse_models(body)
+        return model_listed(last["models"], p["model"]), last["models"]
+
+    try:
+        result = wait_until(probe, p["timeout"], p["sleep"])
+    except Hopeless as exc:
+        module.fail_json(msg=exc.message, elapsed=exc.elapsed, url=url, models=last["models"], **exc.details)
+
+    if result.done:
+        module.exit_json(changed=False, msg="vLLM serves %s" % ", ".join(result.state), models=result.state,
+                         elapsed=result.elapsed, url=url)
+    waited = " after %ss" % p["timeout"] if p["timeout"] else ""
+    wanted = repr(p["model"]) if p["model"] else "a model"
+    if result.last_error:
+        why = "no model list from %s: %s" % (url, result.last_error)
+    else:
+        why = "%s serves %s instead" % (url, ", ".join(last["models"]) or "no model")
+    module.fail_json(msg="vLLM does not serve %s%s: %s" % (wanted, waited, why), elapsed=result.elapsed,
+                     url=url, models=last["models"], last_error=result.last_error)
+
+
+if __name__ == "__main__":
+    main()
