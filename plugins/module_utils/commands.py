@@ -86,8 +86,9 @@ def _word(value, var):
 
 
 def _ip(value, var):
+    _required(value, var)
     try:
-        return str(ipaddress.ip_address(str(_required(value, var)).strip()))
+        return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
         raise ValueError("%s must be an IPv4 or IPv6 address, got %r" % (var, value)) from None
 

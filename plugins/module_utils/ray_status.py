@@ -160,8 +160,8 @@ def parse_ray_status(text):
         headers = _NODE_STATUS_HEADERS if section == "nodes" else _RESOURCES_HEADERS
         if not line.startswith(" "):
             if line not in headers:
-                _fail("one of %s in the %r section" % (", ".join(headers), "Node status" if section == "nodes"
-                                                         else "Resources"), no, line)
+                _fail("one of %s in the %r section" % (", ".join(repr(h) for h in headers),
+                                                         "Node status" if section == "nodes" else "Resources"), no, line)
             part = headers[line]
             if part in found:
                 _fail("%r once" % line, no, line)

@@ -11,11 +11,11 @@ version_added: 0.1.0
 description:
   - Polls the C(/v1/models) endpoint of vLLM's OpenAI-compatible API until it lists O(model) (or any model when
     O(model) is not set), and returns the listed models.
-  - Connection errors, HTTP 503 and timeouts mean vLLM is still loading: the module keeps waiting.
+  - Connection errors, HTTP 503 and timeouts mean vLLM is still loading, so the module keeps waiting.
   - Before each probe it checks the vLLM process, the Docker O(container) or the host process O(pid). When it is
     gone, stopped, or restarted since the wait began, the module fails at once with the container's state and
     last log lines, so a bad model id or an out-of-memory fails within seconds, not after O(timeout).
-  - HTTP 401 and 403 fail at once: the API key was rejected.
+  - HTTP 401 and 403 fail at once, as the API key was rejected.
   - It never changes anything.
 author:
   - stacked_sparks maintainers (@stacked-sparks)
@@ -45,7 +45,7 @@ options:
     type: str
   api_key:
     description:
-      - The API key vLLM was started with, sent as C(Authorization: Bearer).
+      - "The API key vLLM was started with, sent as C(Authorization: Bearer <key>)."
     type: str
   timeout:
     description:

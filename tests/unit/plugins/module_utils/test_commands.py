@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
+    ray_node_env,
+    ray_start_args,
+    vllm_serve_args,
+)
+
+HEAD = {"head": True, "node_ip": "192.168.100.10", "port": 6379}
+WORKER = {"head": False, "node_ip": "192.168.100.11", "head_address": "192.168.100.10:6379"}
+SERVE = {
+    "model": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
+    "served_model_name": "r1-8b",
+    "tensor_parallel_size": 2,
+    "pipeline_parallel_size": 1,
+    "max_model_len": 4096,
+    "gpu_memory_utilization": 0.8,
+    "host": "0.0.0.0",
+    "port": 8000,
+}
+ENV = {"node_ip": "192.168.100.11", "head_ip": "192.168.100.10", "interface": "enp1s0f1np1"}
+
+
+def rejected(builder, options, *fragments):
+    with pytest.raises(ValueError) as err:
+        builder(options)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+    return str(err.value)
+
+
+# ray_start_args
+
+def test_ray_head_minimal():
+    assert ray_start_args(HEAD) == ["start", "--block", "--head", "--port=6379", "--node-ip-address=192.168.100.10"]
+
+
+def test_ray_head_every_option():
+    options = dict(HEAD, port="6380", dashboard_host="127.0.0.1", num_gpus=1, num_cpus=20,
+                   extra_args=["--object-store-memory", 1000000000, "--include-dashboard=true"],
+                   head_address="ignored:1")
+    assert ray_start_args(options) == [
+        "start", "--block", "--head", "--port=6380", "--node-ip-address=192.168.100.10",
+        "--dashboard-host=127.0.0.1", "--num-gpus=1", "--num-cpus=20",
+        "--object-store-memory", "1000000000", "--include-dashboard=true",
+    ]
+
+
+def test_ray_worker():
+    options = dict(WORKER, num_gpus=0, num_cpus=None, dashboard_host="0.0.0.0", port=1, extra_args=["--disable-usage-stats"])
+    assert ray_start_args(options) == ["start", "--block", "--address=192.168.100.10:6379",
+                                       "--node-ip-address=192.168.100.11", "--num-gpus=0", "--disable-usage-stats"]
+
+
+def test_ray_head_defaults_to_worker_and_ipv6():
+    assert ray_start_args({"node_ip": "fd00::11", "head_address": "[fd00::10]:6379", "num_gpus": ""}) == [
+        "start", "--block", "--address=[fd00::10]:6379", "--node-ip-address=fd00::11"]
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (dict(HEAD, node_ip=None), ["cluster_node_ip must be set"]),
+    (dict(HEAD, node_ip="spark-1"), ["cluster_node_ip must be an IPv4 or IPv6 address", "'spark-1'"]),
+    (dict(HEAD, node_ip="192.168.100.300"), ["cluster_node_ip"]),
+    (dict(HEAD, port=None), ["cluster_ray_port must be set"]),
+    (dict(HEAD, port=0), ["cluster_ray_port must be between 1 and 65535, got 0"]),
+    (dict(HEAD, port=65536), ["cluster_ray_port"]),
+    (dict(HEAD, port="63a"), ["cluster_ray_port must be an integer"]),
+    (dict(HEAD, port=True), ["cluster_ray_port must be an integer"]),
+    (dict(HEAD, port=6379.5), ["cluster_ray_port must be an integer"]),
+    (dict(WORKER, head_address=None), ["cluster_head_ip and cluster_ray_port must be set"]),
+    (dict(WORKER, head_address="192.168.100.10"), ["cluster_head_ip and cluster_ray_port", "ip:port"]),
+    (dict(WORKER, head_address="spark-1:6379"), ["cluster_head_ip and cluster_ray_port"]),
+    (dict(WORKER, head_address="192.168.100.10:0"), ["cluster_head_ip and cluster_ray_port"]),
+    (dict(HEAD, num_gpus=-1), ["cluster_ray_num_gpus must be at least 0"]),
+    (dict(HEAD, num_cpus="two"), ["cluster_ray_num_cpus must be an integer"]),
+    (dict(HEAD, dashboard_host="0.0.0.0 --x"), ["cluster_ray_dashboard_host"]),
+    (dict(HEAD, head="yes"), ["head must be true or false"]),
+    (dict(HEAD, nodeip="x"), ["ray_start_args got unknown option(s) nodeip"]),
+    ("--head", ["ray_start_args expects a dict of options, got str"]),
+    (dict(HEAD, extra_args="--num-gpus 1"), ["cluster_ray_start_extra_args must be a list"]),
+    (dict(HEAD, extra_args=[["--x"]]), ["cluster_ray_start_extra_args must be a list of strings"]),
+    (dict(HEAD, extra_args=[True]), ["cluster_ray_start_extra_args"]),
+])
+def test_ray_start_args_rejects(options, fragments):
+    rejected(ray_start_args, options, *fragments)
+
+
+@pytest.mark.parametrize("arg, flag, instead", [
+    ("--head", "--head", "ray_head inventory group"),
+    ("--port=6380", "--port", "cluster_ray_port"),
+    ("--port", "--port", "cluster_ray_port"),
+    ("--address=10.0.0.1:6379", "--address", "cluster_head_ip and cluster_ray_port"),
+    ("--node-ip-address", "--node-ip-address", "cluster_node_ip"),
+    ("--node_ip_address=10.0.0.1", "--node-ip-address", "cluster_node_ip"),
+    ("--num-gpus=2", "--num-gpus", "cluster_ray_num_gpus"),
+    ("--num-cpus", "--num-cpus", "cluster_ray_num_cpus"),
+    ("--dashboard-host=0.0.0.0", "--dashboard-host", "cluster_ray_dashboard_host"),
+    ("--block", "--block", "always passed"),
+    ("--node-ip", "--node-ip-address", "cluster_node_ip"),
+])
+def test_ray_extra_args_may_not_set_managed_flags(arg, flag, instead):
+    options = dict(HEAD, extra_args=["--disable-usage-stats", arg, "1"])
+    message = rejected(ray_start_args, options, "cluster_ray_start_extra_args must not set " + flag, instead)
+    assert repr(arg) in message
+
+
+def test_ray_extra_args_values_are_not_mistaken_for_flags():
+    options = dict(HEAD, extra_args=["--temp-dir", "/tmp/ray-port", "--resources", '{"head": 1}', "--min-worker-port=10002"])
+    assert ray_start_args(options)[-5:] == options["extra_args"]
+
+
+# vllm_serve_args
+
+def test_vllm_serve_every_option():
+    options = dict(SERVE, distributed_executor_backend="mp", extra_args=["--enforce-eager", "--dtype", "float32",
+                                                                        "--max-num-seqs", 8])
+    assert vllm_serve_args(options) == [
+        "serve", "deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "--served-model-name", "r1-8b",
+        "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "2", "--pipeline-parallel-size", "1",
+        "--distributed-executor-backend", "mp", "--max-model-len", "4096", "--gpu-memory-utilization", "0.8",
+        "--enforce-eager", "--dtype", "float32", "--max-num-seqs", "8",
+    ]
+
+
+def test_vllm_serve_defaults_and_omitted_options():
+    options = dict(SERVE, served_model_name=None, max_model_len="", gpu_memory_utilization=0.1 + 0.7)
+    assert vllm_serve_args(options) == [
+        "serve", "deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "--host", "0.0.0.0", "--port", "8000",
+        "--tensor-parallel-size", "2", "--pipeline-parallel-size", "1", "--distributed-executor-backend", "ray",
+        "--gpu-memory-utilization", "0.8",
+    ]
+
+
+@pytest.mark.parametrize("value, rendered", [(0.8, "0.8"), ("0.95", "0.95"), (1, "1"), (0.85000000001, "0.85"),
+                                             (0.05, "0.05")])
+def test_vllm_serve_gpu_memory_rendering(value, rendered):
+    args = vllm_serve_args(dict(SERVE, gpu_memory_utilization=value))
+    assert args[args.index("--gpu-memory-utilization") + 1] == rendered
+
+
+def test_vllm_serve_backend_none_is_left_out():
+    assert "--distributed-executor-backend" not in vllm_serve_args(dict(SERVE, distributed_executor_backend=None))
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (dict(SERVE, model=None), ["vllm_serve_model must be set"]),
+    (dict(SERVE, model=""), ["vllm_serve_model must be set"]),
+    (dict(SERVE, model="my model"), ["vllm_serve_model must be a non-empty string without spaces"]),
+    (dict(SERVE, model="--help"), ["vllm_serve_model must be a model id or path"]),
+    (dict(SERVE, served_model_name=["a"]), ["vllm_serve_served_model_name"]),
+    (dict(SERVE, tensor_parallel_size=0), ["vllm_serve_tensor_parallel_size must be at least 1, got 0"]),
+    (dict(SERVE, tensor_parallel_size=None), ["vllm_serve_tensor_parallel_size must be set"]),
+    (dict(SERVE, pipeline_parallel_size="x"), ["vllm_serve_pipeline_parallel_size must be an integer"]),
+    (dict(SERVE, max_model_len=0), ["vllm_serve_max_model_len must be at least 1"]),
+    (dict(SERVE, gpu_memory_utilization=0), ["vllm_serve_gpu_memory_utilization must be a number greater than 0"]),
+    (dict(SERVE, gpu_memory_utilization=1.2), ["vllm_serve_gpu_memory_utilization", "got 1.2"]),
+    (dict(SERVE, gpu_memory_utilization=80), ["vllm_serve_gpu_memory_utilization"]),
+    (dict(SERVE, gpu_memory_utilization="high"), ["vllm_serve_gpu_memory_utilization"]),
+    (dict(SERVE, gpu_memory_utilization=True), ["vllm_serve_gpu_memory_utilization"]),
+    (dict(SERVE, gpu_memory_utilization=None), ["vllm_serve_gpu_memory_utilization must be set"]),
+    (dict(SERVE, host=None), ["vllm_serve_host must be set"]),
+    (dict(SERVE, port=70000), ["vllm_serve_port must be between 1 and 65535"]),
+    (dict(SERVE, distributed_executor_backend="r a y"), ["vllm_serve_distributed_executor_backend"]),
+    (dict(SERVE, extra_args="--enforce-eager"), ["vllm_serve_extra_args must be a list"]),
+    (dict(SERVE, extra_args=[None]), ["vllm_serve_extra_args must be a list of strings"]),
+    (dict(SERVE, tp=2), ["vllm_serve_args got unknown option(s) tp"]),
+])
+def test_vllm_serve_args_rejects(options, fragments):
+    rejected(vllm_serve_args, options, *fragments)
+
+
+@pytest.mark.parametrize("arg, flag, instead", [
+    ("--api-key=secret", "--api-key", "vllm_serve_api_key"),
+    ("--api-key", "--api-key", "vllm_serve_api_key"),
+    ("--model", "--model", "vllm_serve_model"),
+    ("--served-model-name=x", "--served-model-name", "vllm_serve_served_model_name"),
+    ("--host", "--host", "vllm_serve_host"),
+    ("--port=9000", "--port", "vllm_serve_port"),
+    ("--tensor-parallel-size=4", "--tensor-parallel-size", "vllm_serve_tensor_parallel_size"),
+    ("--tensor_parallel_size", "--tensor-parallel-size", "vllm_serve_tensor_parallel_size"),
+    ("--tensor-parallel", "--tensor-parallel-size", "vllm_serve_tensor_parallel_size"),
+    ("-tp", "-tp", "vllm_serve_tensor_parallel_size"),
+    ("-pp=2", "-pp", "vllm_serve_pipeline_parallel_size"),
+    ("--pipeline-parallel-size", "--pipeline-parallel-size", "vllm_serve_pipeline_parallel_size"),
+    ("--distributed-executor-backend=mp", "--distributed-executor-backend", "vllm_serve_distributed_executor_backend"),
+    ("--max-model-len=8192", "--max-model-len", "vllm_serve_max_model_len"),
+    ("--gpu-memory-utilization", "--gpu-memory-utilization", "vllm_serve_gpu_memory_utilization"),
+])
+def test_vllm_extra_args_may_not_set_managed_flags(arg, flag, instead):
+    options = dict(SERVE, extra_args=["--enforce-eager", arg, "2"])
+    message = rejected(vllm_serve_args, options, "vllm_serve_extra_args must not set " + flag, "use " + instead)
+    assert repr(arg) in message
+
+
+# ray_node_env
+
+def test_ray_node_env_minimal():
+    assert ray_node_env(ENV) == {
+        "VLLM_HOST_IP": "192.168.100.11",
+        "MASTER_ADDR": "192.168.100.10",
+        "NCCL_SOCKET_IFNAME": "enp1s0f1np1",
+        "GLOO_SOCKET_IFNAME": "enp1s0f1np1",
+        "TP_SOCKET_IFNAME": "enp1s0f1np1",
+        "UCX_NET_DEVICES": "enp1s0f1np1",
+        "OMPI_MCA_btl_tcp_if_include": "enp1s0f1np1",
+        "RAY_memory_monitor_refresh_ms": "0",
+    }
+
+
+def test_ray_node_env_every_option():
+    env = ray_node_env(dict(ENV, nccl_ib_hca="rocep1s0f1,roceP2p1s0f1",
+                            extra={"NCCL_DEBUG": "INFO", "VLLM_CPU_KVCACHE_SPACE": 1, "FLAG": True,
+                                   "RAY_memory_monitor_refresh_ms": 250}))
+    assert env["NCCL_IB_HCA"] == "rocep1s0f1,roceP2p1s0f1"
+    assert env["NCCL_DEBUG"] == "INFO"
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
+    assert env["FLAG"] == "True"
+    assert env["RAY_memory_monitor_refresh_ms"] == "250"
+    assert all(type(value) is str for value in env.values())
+
+
+def test_ray_node_env_empty_optionals():
+    assert ray_node_env(dict(ENV, nccl_ib_hca="", extra=None)) == ray_node_env(ENV)
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (dict(ENV, node_ip="enp1s0f1np1"), ["cluster_node_ip must be an IPv4 or IPv6 address"]),
+    (dict(ENV, head_ip=None), ["cluster_head_ip must be set"]),
+    (dict(ENV, interface="enp1s0f1np1 "), ["cluster_fabric_interface must be a network interface name"]),
+    (dict(ENV, interface="eth/0"), ["cluster_fabric_interface"]),
+    (dict(ENV, interface="a-very-long-iface"), ["cluster_fabric_interface", "1-15 characters"]),
+    (dict(ENV, interface=""), ["cluster_fabric_interface"]),
+    (dict(ENV, interface=None), ["cluster_fabric_interface"]),
+    (dict(ENV, nccl_ib_hca="mlx5_0 mlx5_1"), ["cluster_nccl_ib_hca"]),
+    (dict(ENV, extra={"VLLM_HOST_IP": "10.0.0.1"}), ["cluster_container_env must not set VLLM_HOST_IP",
+                                                     "cluster_node_ip"]),
+    (dict(ENV, extra={"MASTER_ADDR": "10.0.0.1"}), ["cluster_container_env must not set MASTER_ADDR",
+                                                    "cluster_head_ip"]),
+    (dict(ENV, extra={"HF_TOKEN": None}), ["cluster_container_env.HF_TOKEN must be a string or a number"]),
+    (dict(ENV, extra={"X": ["a"]}), ["cluster_container_env.X"]),
+    (dict(ENV, extra={"A=B": "1"}), ["cluster_container_env has an invalid variable name 'A=B'"]),
+    (dict(ENV, extra={"": "1"}), ["cluster_container_env has an invalid variable name"]),
+    (dict(ENV, extra=["NCCL_DEBUG=INFO"]), ["cluster_container_env must be a dict"]),
+    (dict(ENV, iface="eth0"), ["ray_node_env got unknown option(s) iface"]),
+])
+def test_ray_node_env_rejects(options, fragments):
+    rejected(ray_node_env, options, *fragments)

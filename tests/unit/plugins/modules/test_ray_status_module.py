@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.stacked_sparks.vllm.plugins.modules import ray_status
+
+STARTING = (0, "No cluster status. It may take a few seconds for the Ray internal services to start up.\n", "")
+
+
+@pytest.fixture
+def docker(monkeypatch, docker_fakes):
+    """Install a fake Docker client holding `containers`; returns the client."""
+    FakeDocker, FakeContainer, attrs = docker_fakes
+
+    def install(containers):
+        client = FakeDocker(containers)
+        monkeypatch.setattr(ray_status, "get_client", lambda host, timeout: client)
+        return client
+
+    return install
+
+
+@pytest.fixture
+def head(docker_fakes, ray_fixture):
+    """A running sparks-ray-head container whose `ray status` runs play the given outputs."""
+    FakeDocker, FakeContainer, attrs = docker_fakes
+
+    def make(*execs, states=None, logs=""):
+        return FakeContainer(states or [attrs()], execs=[
+            (0, ray_fixture(item), "") if isinstance(item, str) else item for item in execs], logs=logs)
+
+    return make
+
+
+def test_waits_through_starting_and_one_node_until_two(run_module, docker, head, fast_wait, ray_fixture):
+    clock = fast_wait(ray_status)
+    none = (1, "", ray_fixture("ray-2.60-none.txt"))
+    container = head(none, STARTING, "ray-2.60-deadnode-late.txt", "ray-2.60-2nodes-gpu.txt")
+    docker({"sparks-ray-head": container})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "min_gpus": 2,
+                                          "timeout": 120, "sleep": 3})
+    assert result.get("failed") is None, result
+    assert result["changed"] is False
+    assert result["nodes"] == 2
+    assert result["gpus"] == 2.0
+    assert result["node_ids"] == ["node_d25d0e3387f54b1020f51ab44a82fecb2985a49ac946d3d14897eb53",
+                                  "node_f5e8a64cf708b9b22611d0f08c4da7dd4642f41cbd774c3f63f47630"]
+    assert result["resources"]["GPU"] == {"used": 0.0, "total": 2.0}
+    assert result["pending_demands"] == []
+    assert result["elapsed"] == 9.0
+    assert result["raw"] == ray_fixture("ray-2.60-2nodes-gpu.txt")
+    assert result["msg"] == "Ray cluster ready: 2 of 2 nodes, 2.0 of 2.0 GPU"
+    assert clock.sleeps == [3, 3, 3]
+    assert container.exec_calls == [["ray", "status"]] * 4
+
+
+def test_timeout_says_what_is_missing(run_module, docker, head, fast_wait, ray_fixture):
+    clock = fast_wait(ray_status)
+    docker({"sparks-ray-head": head("ray-2.60-deadnode-late.txt")})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "min_gpus": 2,
+                                          "timeout": 10, "hint": "Worker logs: docker logs sparks-ray-worker"})
+    assert result["failed"] is True
+    assert result["msg"] == ("Ray cluster not ready after 10s: 1 of 2 nodes, 1.0 of 2.0 GPU. "
+                             "Worker logs: docker logs sparks-ray-worker")
+    assert result["elapsed"] == 10.0
+    assert result["nodes"] == 1
+    assert result["gpus"] == 1.0
+    assert result["raw"] == ray_fixture("ray-2.60-deadnode-late.txt")
+    assert result["last_error"] is None
+    assert sum(clock.sleeps) == 10
+
+
+def test_timeout_without_any_cluster_reports_the_last_error(run_module, docker, head, fast_wait, ray_fixture):
+    fast_wait(ray_status)
+    docker({"sparks-ray-head": head((1, "", ray_fixture("ray-2.60-none.txt")))})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 1, "timeout": 6})
+    assert result["failed"] is True
+    assert result["msg"].startswith("Ray cluster not ready after 6s: no cluster status (ConnectionError: Could not "
+                                    "find any running Ray instance.")
+    assert result["last_error"].startswith("ConnectionError: Could not find any running Ray instance.")
+    assert "nodes" not in result
+
+
+def test_container_missing_fails_at_once(run_module, docker, fast_wait):
+    clock = fast_wait(ray_status)
+    docker({})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "timeout": 120,
+                                          "hint": "Start it with the cluster role."})
+    assert result["failed"] is True
+    assert result["msg"] == ("container sparks-ray-head does not exist: the Ray node is not started. "
+                             "Start it with the cluster role.")
+    assert result["elapsed"] == 0.0
+    assert result["container_state"] is None
+    assert clock.sleeps == []
+
+
+def test_container_exited_fails_at_once_with_log_lines(run_module, docker, head, fast_wait, docker_fakes):
+    attrs = docker_fakes[2]
+    clock = fast_wait(ray_status)
+    logs = "".join("log %d\n" % n for n in range(30)) + "RuntimeError: Version mismatch\n"
+    container = head("ray-2.60-1node.txt", states=[attrs(), attrs("exited", exit_code=1)], logs=logs)
+    docker({"sparks-ray-head": container})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "timeout": 120,
+                                          "hint": "See docker logs."})
+    assert result["failed"] is True
+    assert result["msg"].startswith("Ray is not running: container sparks-ray-head exited with code 1 "
+                                    "(OOM killed: no)")
+    assert result["msg"].endswith("last log lines:\n" + "".join("log %d\n" % n for n in range(11, 30))
+                                  + "RuntimeError: Version mismatch\nSee docker logs.")
+    assert container.log_calls == [20]
+    assert result["container_state"]["exit_code"] == 1
+    assert result["elapsed"] == 2.0
+    assert result["nodes"] == 1  # the last status read before it died
+    assert clock.sleeps == [2]
+
+
+def test_unreadable_output_fails_at_once_with_raw(run_module, docker, head, fast_wait):
+    clock = fast_wait(ray_status)
+    drifted = "Node status\n---\nHealthy:\n 2 node_a\n"
+    docker({"sparks-ray-head": head((0, drifted, ""))})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "timeout": 120})
+    assert result["failed"] is True
+    assert result["msg"].startswith("cannot read the output of ray status: unexpected 'ray status' output")
+    assert "'Healthy:'" in result["msg"]
+    assert result["raw"] == drifted
+    assert "nodes" not in result
+    assert clock.sleeps == []
+
+
+def test_other_ray_failure_fails_at_once(run_module, docker, head, fast_wait):
+    fast_wait(ray_status)
+    oci = 'OCI runtime exec failed: exec failed: exec: "ray": executable file not found in $PATH: unknown\r\n'
+    docker({"sparks-ray-head": head((126, oci, ""))})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "timeout": 60, "address": "10.0.0.1:6379"})
+    assert result["failed"] is True
+    assert result["msg"].startswith("ray status --address 10.0.0.1:6379 failed (exit code 126): OCI runtime")
+
+
+def test_one_probe_without_requirements_reports_the_cluster(run_module, docker, head):
+    docker({"sparks-ray-head": head("ray-2.60-2nodes-serving.txt")})
+    result = run_module(ray_status.main, {"container": "sparks-ray-head"})
+    assert result.get("failed") is None, result
+    assert result["msg"] == "Ray cluster ready: 2 nodes, 2.0 GPU"
+    assert result["resources"]["GPU"] == {"used": 2.0, "total": 2.0}
+
+
+def test_runs_on_the_host_without_container(run_module, fast_wait, ray_fixture, monkeypatch):
+    fast_wait(ray_status)
+    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=AssertionError("no Docker without container")))
+    outputs = [STARTING, (0, ray_fixture("ray-2.60-2nodes.txt"), "")]
+    with mock.patch.object(AnsibleModule, "get_bin_path", return_value="/opt/venv/bin/ray") as which, \
+            mock.patch.object(AnsibleModule, "run_command", side_effect=outputs) as run:
+        result = run_module(ray_status.main, {"min_nodes": 2, "timeout": 30, "address": "192.168.100.10:6379"})
+    assert result.get("failed") is None, result
+    assert result["nodes"] == 2
+    which.assert_called_once_with("ray")
+    assert run.call_args_list == [mock.call(["/opt/venv/bin/ray", "status", "--address", "192.168.100.10:6379"])] * 2
+
+
+def test_host_without_ray_fails(run_module):
+    with mock.patch.object(AnsibleModule, "get_bin_path", return_value=None):
+        result = run_module(ray_status.main, {"executable": "ray", "hint": "Use the container."})
+    assert result["failed"] is True
+    assert result["msg"].startswith("cannot find 'ray' on the host")
+    assert result["msg"].endswith("Use the container.")
+
+
+def test_missing_docker_sdk(run_module, monkeypatch):
+    monkeypatch.setattr(ray_status, "HAS_DOCKER", False)
+    result = run_module(ray_status.main, {"container": "sparks-ray-head"})
+    assert result["failed"] is True
+    assert "Failed to import the required Python library (docker)" in result["msg"]
+
+
+def test_docker_engine_unreachable(run_module, monkeypatch):
+    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=Exception("Connection refused")))
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "docker_host": "unix:///nope.sock"})
+    assert result["failed"] is True
+    assert result["msg"] == "cannot talk to the Docker engine at unix:///nope.sock: Connection refused"
+
+
+def test_check_mode_does_nothing(run_module, monkeypatch):
+    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=AssertionError("must not talk to Docker")))
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "timeout": 120,
+                                          "_ansible_check_mode": True})
+    assert result == {"changed": False, "msg": "ray status skipped in check mode"}
+
+
+@pytest.mark.parametrize("option", ["min_nodes", "timeout", "sleep", "min_gpus"])
+def test_negative_numbers_are_refused(run_module, option):
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", option: -1})
+    assert result["failed"] is True
+    assert result["msg"].startswith("%s must not be negative" % option)
