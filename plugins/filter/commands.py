@@ -1,11 +1,10 @@
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that build the Ray and vLLM command lines and environments; the docs are in the <name>.yml files."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils import commands
 
 

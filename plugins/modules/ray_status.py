@@ -1,6 +1,5 @@
-#!/usr/bin/python
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -140,8 +139,8 @@ elapsed:
   type: float
   sample: 14.2
 raw:
-  description: The last output of C(ray status).
-  returned: always, except in check mode
+  description: The last output of C(ray status) (standard output).
+  returned: when C(ray status) ran
   type: str
 last_error:
   description: Why the last probe could not read the cluster (no cluster yet, still starting), on failure.
@@ -151,10 +150,10 @@ last_error:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
     DOCKER_IMPORT_ERROR,
     HAS_DOCKER,
+    DockerException,
     container_state,
     describe_death,
     exec_in_container,
@@ -168,7 +167,10 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status imp
     describe,
     parse_ray_status,
 )
-from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import Hopeless, wait_until
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
+    Hopeless,
+    wait_until,
+)
 
 DOCKER_API_TIMEOUT = 120  # a ray status that waits for an unreachable GCS takes ~40 s
 LOG_LINES = 20
@@ -190,17 +192,17 @@ def status_result(status):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            container=dict(type="str"),
-            executable=dict(type="str", default="ray"),
-            address=dict(type="str"),
-            min_nodes=dict(type="int", default=0),
-            min_gpus=dict(type="float", default=0.0),
-            timeout=dict(type="int", default=0),
-            sleep=dict(type="int", default=2),
-            docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
-            hint=dict(type="str"),
-        ),
+        argument_spec={
+            "container": {"type": "str"},
+            "executable": {"type": "str", "default": "ray"},
+            "address": {"type": "str"},
+            "min_nodes": {"type": "int", "default": 0},
+            "min_gpus": {"type": "float", "default": 0.0},
+            "timeout": {"type": "int", "default": 0},
+            "sleep": {"type": "int", "default": 2},
+            "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
+            "hint": {"type": "str"},
+        },
         supports_check_mode=True,
     )
     p = module.params
@@ -208,35 +210,35 @@ def main():
         module.exit_json(changed=False, msg="ray status skipped in check mode")
     for name in ("min_nodes", "min_gpus", "timeout", "sleep"):
         if p[name] < 0:
-            module.fail_json(msg="%s must not be negative, got %s" % (name, p[name]))
-    hint = (". " + p["hint"]) if p["hint"] else ""
+            module.fail_json(msg=f"{name} must not be negative, got {p[name]}", elapsed=0.0)
+    hint = f". {p['hint']}" if p["hint"] else ""
     argv = [p["executable"], "status"] + (["--address", p["address"]] if p["address"] else [])
+    command = " ".join(argv)
     container = p["container"]
     client = None
     if container:
         if not HAS_DOCKER:
-            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR, elapsed=0.0)
         try:
             client = get_client(p["docker_host"], DOCKER_API_TIMEOUT)
-        except Exception as exc:
-            module.fail_json(msg="cannot talk to the Docker engine at %s: %s" % (p["docker_host"], exc), elapsed=0.0)
+        except DockerException as exc:
+            module.fail_json(msg=f"cannot talk to the Docker engine at {p['docker_host']}: {exc}", elapsed=0.0)
     else:
-        executable = module.get_bin_path(p["executable"])
-        if not executable:
-            module.fail_json(msg="cannot find %r on the host: install Ray, set executable, or set container to run "
-                             "ray status in the Ray container%s" % (p["executable"], hint), elapsed=0.0)
-        argv[0] = executable
+        argv[0] = module.get_bin_path(p["executable"])
+        if not argv[0]:
+            module.fail_json(msg=f"cannot find {p['executable']!r} on the host: install Ray, set executable, or set "
+                             f"container to run ray status in the Ray container{hint}", elapsed=0.0)
     last = {"raw": "", "status": None}
 
     def probe():
         if container:
             state = container_state(client, container)
             if state is None:
-                raise Hopeless("container %s does not exist: the Ray node is not started%s" % (container, hint),
+                raise Hopeless(f"container {container} does not exist: the Ray node is not started{hint}",
                                {"container_state": None})
             if not state["running"]:
-                raise Hopeless("Ray is not running: %s%s" % (describe_death(state, log_tail(client, container, LOG_LINES)),
-                                                             "\n" + p["hint"] if p["hint"] else ""),
+                death = describe_death(state, log_tail(client, container, LOG_LINES))
+                raise Hopeless(f"Ray is not running: {death}" + (f"\n{p['hint']}" if p["hint"] else ""),
                                {"container_state": state})
             rc, out, err = exec_in_container(client, container, argv)
         else:
@@ -246,11 +248,11 @@ def main():
         if kind in ("starting", "no_cluster"):
             raise NotReady(detail)
         if kind == "error":
-            raise Hopeless("%s failed (exit code %s): %s%s" % (" ".join(argv), rc, detail, hint), {"stderr": err})
+            raise Hopeless(f"{command} failed (exit code {rc}): {detail}{hint}", {"stderr": err})
         try:
             last["status"] = parse_ray_status(out)
         except RayStatusParseError as exc:
-            raise Hopeless("cannot read the output of %s: %s" % (" ".join(argv), exc)) from None
+            raise Hopeless(f"cannot read the output of {command}: {exc}") from None
         return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"]), last["status"]
 
     def found():
@@ -261,18 +263,18 @@ def main():
     except Hopeless as exc:
         module.fail_json(msg=exc.message, elapsed=exc.elapsed, raw=last["raw"], **dict(found(), **exc.details))
 
-    status = result.state
+    status = last["status"]
     if result.done:
-        module.exit_json(changed=False, msg="Ray cluster ready: %s" % describe(status, p["min_nodes"], p["min_gpus"]),
+        module.exit_json(changed=False, msg=f"Ray cluster ready: {describe(status, p['min_nodes'], p['min_gpus'])}",
                          elapsed=result.elapsed, raw=last["raw"], **found())
-    waited = " after %ss" % p["timeout"] if p["timeout"] else ""
+    waited = f" after {p['timeout']}s" if p["timeout"] else ""
     if status:
         where = describe(status, p["min_nodes"], p["min_gpus"])
         if result.last_error:
-            where += " (last probe: %s)" % result.last_error
+            where += f" (last probe: {result.last_error})"
     else:
-        where = "no cluster status (%s)" % result.last_error
-    module.fail_json(msg="Ray cluster not ready%s: %s%s" % (waited, where, hint), elapsed=result.elapsed,
+        where = f"no cluster status ({result.last_error})"
+    module.fail_json(msg=f"Ray cluster not ready{waited}: {where}{hint}", elapsed=result.elapsed,
                      raw=last["raw"], last_error=result.last_error, **found())
 
 

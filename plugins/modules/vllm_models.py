@@ -1,6 +1,5 @@
-#!/usr/bin/python
 # Copyright: stacked_sparks maintainers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -112,7 +111,7 @@ EXAMPLES = r"""
 RETURN = r"""
 models:
   description: The ids of the models the server lists (the last list seen, on failure).
-  returned: always, except in check mode
+  returned: always, except in check mode and on invalid arguments
   type: list
   elements: str
   sample: [deepseek-ai/DeepSeek-R1-Distill-Llama-8B]
@@ -123,14 +122,14 @@ elapsed:
   sample: 31.4
 url:
   description: The models URL that was polled.
-  returned: always, except in check mode
+  returned: always, except in check mode and on invalid arguments
   type: str
   sample: http://127.0.0.1:8000/v1/models
 last_error:
   description: Why the last probe got no model list (connection refused, HTTP 503, ...), on failure.
   returned: failure
   type: str
-  sample: "<urlopen error [Errno 111] Connection refused>"
+  sample: "http://127.0.0.1:8000/v1/models answered HTTP 503 Service Unavailable"
 container_state:
   description: The state of O(container) when vLLM died.
   returned: failure, when the container is gone, stopped or restarted
@@ -143,17 +142,24 @@ from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import SSLValidationError, open_url
-
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
     DOCKER_IMPORT_ERROR,
     HAS_DOCKER,
+    DockerException,
     container_state,
     describe_death,
     get_client,
     log_tail,
 )
-from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api import model_listed, models_url, parse_models
-from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import Hopeless, wait_until
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api import (
+    model_listed,
+    models_url,
+    parse_models,
+)
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
+    Hopeless,
+    wait_until,
+)
 
 DOCKER_API_TIMEOUT = 60
 REQUEST_TIMEOUT = 10
@@ -161,18 +167,18 @@ REQUEST_TIMEOUT = 10
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", default="http://127.0.0.1:8000"),
-            model=dict(type="str"),
-            api_key=dict(type="str", no_log=True),
-            timeout=dict(type="int", default=900),
-            sleep=dict(type="int", default=5),
-            validate_certs=dict(type="bool", default=True),
-            container=dict(type="str"),
-            pid=dict(type="int"),
-            log_lines=dict(type="int", default=40),
-            docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
-        ),
+        argument_spec={
+            "url": {"type": "str", "default": "http://127.0.0.1:8000"},
+            "model": {"type": "str"},
+            "api_key": {"type": "str", "no_log": True},
+            "timeout": {"type": "int", "default": 900},
+            "sleep": {"type": "int", "default": 5},
+            "validate_certs": {"type": "bool", "default": True},
+            "container": {"type": "str"},
+            "pid": {"type": "int"},
+            "log_lines": {"type": "int", "default": 40},
+            "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
+        },
         mutually_exclusive=[("container", "pid")],
         supports_check_mode=True,
     )
@@ -181,24 +187,24 @@ def main():
         module.exit_json(changed=False, msg="vLLM model check skipped in check mode")
     for name in ("timeout", "sleep", "log_lines"):
         if p[name] < 0:
-            module.fail_json(msg="%s must not be negative, got %s" % (name, p[name]))
+            module.fail_json(msg=f"{name} must not be negative, got {p[name]}", elapsed=0.0)
     try:
         url = models_url(p["url"])
     except ValueError as exc:
-        module.fail_json(msg="url: %s" % exc)
+        module.fail_json(msg=f"url: {exc}", elapsed=0.0)
     headers = {"Accept": "application/json"}
     if p["api_key"]:
-        headers["Authorization"] = "Bearer %s" % p["api_key"]
+        headers["Authorization"] = f"Bearer {p['api_key']}"
     container = p["container"]
     client = baseline = None
     if container:
         if not HAS_DOCKER:
-            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR, elapsed=0.0)
         try:
             client = get_client(p["docker_host"], DOCKER_API_TIMEOUT)
             baseline = container_state(client, container)
-        except Exception as exc:
-            module.fail_json(msg="cannot talk to the Docker engine at %s: %s" % (p["docker_host"], exc), elapsed=0.0,
+        except (DockerException, OSError) as exc:
+            module.fail_json(msg=f"cannot talk to the Docker engine at {p['docker_host']}: {exc}", elapsed=0.0,
                              url=url, models=[])
     last = {"models": []}
 
@@ -206,18 +212,18 @@ def main():
         if container:
             state = container_state(client, container)
             if state is None:
-                raise Hopeless("vLLM container %s does not exist (it was never started, or was removed)" % container,
+                raise Hopeless(f"vLLM container {container} does not exist (it was never started, or was removed)",
                                {"container_state": None})
             restarted = baseline is not None and (state["restart_count"] != baseline["restart_count"]
                                                   or state["started_at"] != baseline["started_at"])
             if not state["running"] or restarted:
-                raise Hopeless("vLLM died: %s" % describe_death(state, log_tail(client, container, p["log_lines"])),
-                               {"container_state": state})
+                death = describe_death(state, log_tail(client, container, p["log_lines"]))
+                raise Hopeless(f"vLLM died: {death}", {"container_state": state})
         elif p["pid"] is not None:
             try:
                 os.kill(p["pid"], 0)
             except ProcessLookupError:
-                raise Hopeless("vLLM died: process %s is not running" % p["pid"]) from None
+                raise Hopeless(f"vLLM died: process {p['pid']} is not running") from None
             except PermissionError:
                 pass  # it exists, under another user
 
@@ -229,13 +235,13 @@ def main():
             with response:
                 body = response.read()
         except SSLValidationError as exc:
-            raise Hopeless("cannot verify the TLS certificate of %s (set validate_certs=false for a self-signed "
-                           "one): %s" % (url, exc)) from None
+            raise Hopeless(f"cannot verify the TLS certificate of {url} (set validate_certs=false for a self-signed "
+                           f"one): {exc}") from None
         except HTTPError as exc:
             if exc.code in (401, 403):
-                raise Hopeless("%s answered HTTP %s: the API key was rejected; check vllm_serve_api_key"
-                               % (url, exc.code)) from None
-            raise RuntimeError("%s answered HTTP %s %s" % (url, exc.code, exc.reason)) from None
+                raise Hopeless(f"{url} answered HTTP {exc.code}: the API key was rejected; "
+                               "check vllm_serve_api_key") from None
+            raise RuntimeError(f"{url} answered HTTP {exc.code} {exc.reason}") from None
         last["models"] = parse_models(body)
         return model_listed(last["models"], p["model"]), last["models"]
 
@@ -244,16 +250,17 @@ def main():
     except Hopeless as exc:
         module.fail_json(msg=exc.message, elapsed=exc.elapsed, url=url, models=last["models"], **exc.details)
 
+    served = ", ".join(last["models"])
     if result.done:
-        module.exit_json(changed=False, msg="vLLM serves %s" % ", ".join(result.state), models=result.state,
-                         elapsed=result.elapsed, url=url)
-    waited = " after %ss" % p["timeout"] if p["timeout"] else ""
+        module.exit_json(changed=False, msg=f"vLLM serves {served}", models=last["models"], elapsed=result.elapsed,
+                         url=url)
+    waited = f" after {p['timeout']}s" if p["timeout"] else ""
     wanted = repr(p["model"]) if p["model"] else "a model"
     if result.last_error:
-        why = "no model list from %s: %s" % (url, result.last_error)
+        why = f"no model list from {url}: {result.last_error}"
     else:
-        why = "%s serves %s instead" % (url, ", ".join(last["models"]) or "no model")
-    module.fail_json(msg="vLLM does not serve %s%s: %s" % (wanted, waited, why), elapsed=result.elapsed,
+        why = f"{url} serves {served or 'no model'} instead"
+    module.fail_json(msg=f"vLLM does not serve {wanted}{waited}: {why}", elapsed=result.elapsed,
                      url=url, models=last["models"], last_error=result.last_error)
 
 

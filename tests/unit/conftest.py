@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import types
 from unittest import mock
 
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils import wait
 from docker.errors import NotFound
 from docker.models.containers import ExecResult
-
-from ansible_collections.stacked_sparks.vllm.plugins.module_utils import wait
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
@@ -147,11 +147,11 @@ class FakeDocker:
 
     def get(self, name):
         if name not in self.items:
-            raise NotFound("No such container: %s" % name)
+            raise NotFound(f"No such container: {name}")
         return self.items[name]
 
 
 @pytest.fixture
 def docker_fakes():
-    """(FakeDocker, FakeContainer, container_attrs) for module glue tests."""
-    return FakeDocker, FakeContainer, container_attrs
+    """The fakes for Docker: .client(containers), .container(states, execs, logs), .attrs(status, ...)."""
+    return types.SimpleNamespace(client=FakeDocker, container=FakeContainer, attrs=container_attrs)

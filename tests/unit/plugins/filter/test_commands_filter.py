@@ -5,7 +5,6 @@ import pathlib
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.stacked_sparks.vllm.plugins.filter.commands import FilterModule
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils import commands
 

@@ -8,7 +8,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util im
     log_tail,
 )
 
-LOGS = "".join("line %d\n" % n for n in range(1, 51))
+LOGS = "".join(f"line {n}\n" for n in range(1, 51))
 
 
 def test_docker_sdk_is_importable_here():
@@ -16,9 +16,9 @@ def test_docker_sdk_is_importable_here():
 
 
 def test_container_state(docker_fakes):
-    FakeDocker, FakeContainer, attrs = docker_fakes
-    client = FakeDocker({"sparks-vllm": FakeContainer([attrs("exited", exit_code=137, restart_count=2,
-                                                             oom_killed=True, error="")])})
+    fake = docker_fakes
+    client = fake.client({"sparks-vllm": fake.container([fake.attrs("exited", exit_code=137, restart_count=2,
+                                                                    oom_killed=True, error="")])})
     assert container_state(client, "sparks-vllm") == {
         "name": "sparks-vllm",
         "status": "exited",
@@ -34,18 +34,17 @@ def test_container_state(docker_fakes):
 
 
 def test_exec_in_container_decodes_and_fills_missing_streams(docker_fakes):
-    FakeDocker, FakeContainer, attrs = docker_fakes
-    container = FakeContainer([attrs()], execs=[(0, "Node status\n", None), (1, None, "ConnectionError: x\n")])
-    client = FakeDocker({"head": container})
+    fake = docker_fakes
+    container = fake.container([fake.attrs()], execs=[(0, "Node status\n", None), (1, None, "ConnectionError: x\n")])
+    client = fake.client({"head": container})
     assert exec_in_container(client, "head", ["ray", "status"]) == (0, "Node status\n", "")
     assert exec_in_container(client, "head", ["ray", "status"]) == (1, "", "ConnectionError: x\n")
     assert container.exec_calls == [["ray", "status"], ["ray", "status"]]
 
 
 def test_log_tail(docker_fakes):
-    FakeDocker, FakeContainer, attrs = docker_fakes
-    container = FakeContainer([attrs()], logs=LOGS)
-    client = FakeDocker({"sparks-vllm": container})
+    container = docker_fakes.container([docker_fakes.attrs()], logs=LOGS)
+    client = docker_fakes.client({"sparks-vllm": container})
     assert log_tail(client, "sparks-vllm", 3) == "line 48\nline 49\nline 50"
     assert container.log_calls == [3]
     assert log_tail(client, "gone", 3) == ""

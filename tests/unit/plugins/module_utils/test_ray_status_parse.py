@@ -3,7 +3,6 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status import (
     RayStatusParseError,
     check_requirements,
@@ -70,7 +69,7 @@ def test_fixture(name, ray_fixture):
 def test_verbose_per_node_usage_is_not_the_cluster_usage(ray_fixture):
     status = parse_ray_status(ray_fixture("ray-2.60-2nodes-v.txt"))
     assert status["resources"]["CPU"]["total"] == 4.0
-    first, second = status["node_usage"].values()
+    first, second = list(status["node_usage"].values())
     assert first["CPU"] == {"used": 0.0, "total": 2.0}
     assert first["memory"]["total"] == pytest.approx(22.67 * GIB)
     assert second["memory"]["total"] == pytest.approx(22.50 * GIB)
@@ -149,8 +148,8 @@ def test_pending_nodes_and_failures_are_kept():
 
 
 def test_autoscaler_v2_headers_and_activity_blocks():
-    text = _status(node_lines=" 1 node_a").replace("From request_resources:\n (none)", "Total Constraints:\n"
-                                                    " (no request_resources() constraints)")
+    constraints = "Total Constraints:\n (no request_resources() constraints)"
+    text = _status(node_lines=" 1 node_a").replace("From request_resources:\n (none)", constraints)
     text = text.replace("Pending Demands:", "Total Demands:")
     text += "\nNode: a (head)\n Usage:\n  0.0/4.0 CPU\n Activity:\n  Resource: CPU currently in use.\n"
     status = parse_ray_status(text)
@@ -199,8 +198,8 @@ V_GOOD = GOOD + "\nNode: a (node_a)\n Usage:\n  0.0/2.0 CPU\n"
     (GOOD.replace(" 1 node_a", " one node_a"), "got line 5: ' one node_a'"),
     (GOOD.replace(" 1 node_a", " (3 more nodes)"), "' (3 more nodes)'"),
     (GOOD.replace(" 1 node_a", "1 node_a"), "got line 5: '1 node_a'"),
-    (GOOD.split("Resources")[0], "'Resources' section"),
-    (GOOD.split("From request_resources")[0], "'Pending Demands:' list"),
+    (GOOD.partition("Resources")[0], "'Resources' section"),
+    (GOOD.partition("From request_resources")[0], "'Pending Demands:' list"),
     (GOOD.replace(" 0B/45.16GiB memory", " 0B/45."), "got line 17: ' 0B/45.'"),
     (GOOD.replace(" 0B/45.16GiB memory", " 0B/45.16QiB memory"), "' 0B/45.16QiB memory'"),
     (GOOD.replace(" 0.0/4.0 CPU", " 0.0 of 4.0 CPU"), "a resource line like"),
@@ -229,8 +228,7 @@ def test_per_node_usage_never_stands_in_for_the_cluster_usage(ray_fixture):
     cluster_usage = "Total Usage:\n 0.0/4.0 CPU\n 0B/45.18GiB memory\n 0B/953.67MiB object_store_memory\n"
     assert cluster_usage in text
     with pytest.raises(RayStatusParseError, match="'Total Usage:' before the per-node blocks"):
-        parse_ray_status(text.replace(cluster_usage, "").split("From request_resources:")[0]
-                         + text.split("(no resource demands)")[1])
+        parse_ray_status(text.replace(cluster_usage, ""))
 
 
 def test_node_block_inside_node_status_raises():
@@ -252,8 +250,8 @@ def test_not_text_raises():
     (1, "Failed to connect to GCS at address 192.168.100.10:6379 within 5 seconds.\n", "", "no_cluster",
      "Failed to connect to GCS at address 192.168.100.10:6379 within 5 seconds."),
     (1, "", "TimeoutError: Timed out while waiting for GCS to become available.", "no_cluster", "TimeoutError"),
-    (126, "OCI runtime exec failed: exec failed: unable to start container process: exec: \"ray\": "
-          "executable file not found in $PATH: unknown\r\n", "", "error", "executable file not found"),
+    (126, ("OCI runtime exec failed: exec failed: unable to start container process: exec: \"ray\": "
+           "executable file not found in $PATH: unknown\r\n"), "", "error", "executable file not found"),
     (1, "", "RuntimeError: Version mismatch: The cluster was started with Ray 2.60.0, this is 2.61.0", "error",
      "RuntimeError: Version mismatch"),
     (2, "", "", "error", "exit code 2 without output"),
@@ -288,8 +286,8 @@ def _counts(nodes, gpus, demands=()):
     (_counts(2, 2.0), 0, 0, [], "2 nodes, 2.0 GPU"),
     (_counts(1, 0.0), 0, 0, [], "1 node, 0.0 GPU"),
     (_counts(1, 0.0, ["{'GPU': 1.0} * 2 (PACK): 1+ pending placement groups", "{'CPU': 1.0}: 2+ pending tasks/actors"]),
-     0, 0, [], "1 node, 0.0 GPU; pending: {'GPU': 1.0} * 2 (PACK): 1+ pending placement groups, "
-               "{'CPU': 1.0}: 2+ pending tasks/actors"),
+     0, 0, [], ("1 node, 0.0 GPU; pending: {'GPU': 1.0} * 2 (PACK): 1+ pending placement groups, "
+                "{'CPU': 1.0}: 2+ pending tasks/actors")),
 ])
 def test_requirements_and_describe(status, min_nodes, min_gpus, shortfalls, text):
     assert check_requirements(status, min_nodes, min_gpus) == shortfalls

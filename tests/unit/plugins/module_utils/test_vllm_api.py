@@ -3,8 +3,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api import model_listed, models_url, parse_models
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api import (
+    model_listed,
+    models_url,
+    parse_models,
+)
 
 
 @pytest.mark.parametrize("base, url", [

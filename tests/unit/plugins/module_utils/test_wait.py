@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import pytest
-
-from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import Hopeless, WaitResult, wait_until
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
+    Hopeless,
+    WaitResult,
+    wait_until,
+)
 
 
 def scripted(clock, steps, cost=0.0):

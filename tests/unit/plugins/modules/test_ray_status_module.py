@@ -4,8 +4,8 @@ from unittest import mock
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.stacked_sparks.vllm.plugins.modules import ray_status
+from docker.errors import DockerException
 
 STARTING = (0, "No cluster status. It may take a few seconds for the Ray internal services to start up.\n", "")
 
@@ -13,10 +13,8 @@ STARTING = (0, "No cluster status. It may take a few seconds for the Ray interna
 @pytest.fixture
 def docker(monkeypatch, docker_fakes):
     """Install a fake Docker client holding `containers`; returns the client."""
-    FakeDocker, FakeContainer, attrs = docker_fakes
-
     def install(containers):
-        client = FakeDocker(containers)
+        client = docker_fakes.client(containers)
         monkeypatch.setattr(ray_status, "get_client", lambda host, timeout: client)
         return client
 
@@ -26,10 +24,8 @@ def docker(monkeypatch, docker_fakes):
 @pytest.fixture
 def head(docker_fakes, ray_fixture):
     """A running sparks-ray-head container whose `ray status` runs play the given outputs."""
-    FakeDocker, FakeContainer, attrs = docker_fakes
-
     def make(*execs, states=None, logs=""):
-        return FakeContainer(states or [attrs()], execs=[
+        return docker_fakes.container(states or [docker_fakes.attrs()], execs=[
             (0, ray_fixture(item), "") if isinstance(item, str) else item for item in execs], logs=logs)
 
     return make
@@ -98,9 +94,9 @@ def test_container_missing_fails_at_once(run_module, docker, fast_wait):
 
 
 def test_container_exited_fails_at_once_with_log_lines(run_module, docker, head, fast_wait, docker_fakes):
-    attrs = docker_fakes[2]
+    attrs = docker_fakes.attrs
     clock = fast_wait(ray_status)
-    logs = "".join("log %d\n" % n for n in range(30)) + "RuntimeError: Version mismatch\n"
+    logs = "".join(f"log {n}\n" for n in range(30)) + "RuntimeError: Version mismatch\n"
     container = head("ray-2.60-1node.txt", states=[attrs(), attrs("exited", exit_code=1)], logs=logs)
     docker({"sparks-ray-head": container})
     result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "timeout": 120,
@@ -108,7 +104,7 @@ def test_container_exited_fails_at_once_with_log_lines(run_module, docker, head,
     assert result["failed"] is True
     assert result["msg"].startswith("Ray is not running: container sparks-ray-head exited with code 1 "
                                     "(OOM killed: no)")
-    assert result["msg"].endswith("last log lines:\n" + "".join("log %d\n" % n for n in range(11, 30))
+    assert result["msg"].endswith("last log lines:\n" + "".join(f"log {n}\n" for n in range(11, 30))
                                   + "RuntimeError: Version mismatch\nSee docker logs.")
     assert container.log_calls == [20]
     assert result["container_state"]["exit_code"] == 1
@@ -176,10 +172,12 @@ def test_missing_docker_sdk(run_module, monkeypatch):
 
 
 def test_docker_engine_unreachable(run_module, monkeypatch):
-    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=Exception("Connection refused")))
+    error = DockerException("Error while fetching server API version: Connection refused")
+    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=error))
     result = run_module(ray_status.main, {"container": "sparks-ray-head", "docker_host": "unix:///nope.sock"})
     assert result["failed"] is True
-    assert result["msg"] == "cannot talk to the Docker engine at unix:///nope.sock: Connection refused"
+    assert result["msg"] == ("cannot talk to the Docker engine at unix:///nope.sock: "
+                             "Error while fetching server API version: Connection refused")
 
 
 def test_check_mode_does_nothing(run_module, monkeypatch):
@@ -193,4 +191,4 @@ def test_check_mode_does_nothing(run_module, monkeypatch):
 def test_negative_numbers_are_refused(run_module, option):
     result = run_module(ray_status.main, {"container": "sparks-ray-head", option: -1})
     assert result["failed"] is True
-    assert result["msg"].startswith("%s must not be negative" % option)
+    assert result["msg"].startswith(f"{option} must not be negative")

@@ -6,7 +6,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
-
 from ansible_collections.stacked_sparks.vllm.plugins.modules import vllm_models
 
 MODELS = json.dumps({"object": "list", "data": [{"id": "tiny", "object": "model", "owned_by": "vllm"}]})
@@ -38,7 +37,7 @@ class FakeVllm:
 
         self.server = HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
         self.server.server_bind()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = None
 
     def start(self):
@@ -72,11 +71,10 @@ def vllm_server():
 
 @pytest.fixture
 def docker(monkeypatch, docker_fakes):
-    FakeDocker, FakeContainer, attrs = docker_fakes
-
     def install(states, logs=""):
-        container = FakeContainer(states, logs=logs)
-        monkeypatch.setattr(vllm_models, "get_client", lambda host, timeout: FakeDocker({"sparks-vllm": container}))
+        container = docker_fakes.container(states, logs=logs)
+        client = docker_fakes.client({"sparks-vllm": container})
+        monkeypatch.setattr(vllm_models, "get_client", lambda host, timeout: client)
         return container
 
     return install
@@ -111,7 +109,7 @@ def test_refused_until_timeout(run_module, vllm_server, fast_wait):
     server = vllm_server((200, MODELS), listening=False)
     result = run_module(vllm_models.main, {"url": server.url, "model": "tiny", "timeout": 0})
     assert result["failed"] is True
-    assert result["msg"].startswith("vLLM does not serve 'tiny': no model list from %s/v1/models: " % server.url)
+    assert result["msg"].startswith(f"vLLM does not serve 'tiny': no model list from {server.url}/v1/models: ")
     assert "Connection refused" in result["msg"]
     assert "Connection refused" in result["last_error"]
     assert result["models"] == []
@@ -124,7 +122,7 @@ def test_other_model_listed_keeps_waiting_then_says_what_is_served(run_module, v
                                            "timeout": 30, "sleep": 10})
     assert result["failed"] is True
     assert result["msg"] == ("vLLM does not serve 'deepseek-ai/DeepSeek-R1-Distill-Llama-8B' after 30s: "
-                             "%s/v1/models serves tiny instead" % server.url)
+                             f"{server.url}/v1/models serves tiny instead")
     assert result["models"] == ["tiny"]
     assert result["last_error"] is None
     assert len(server.requests) == 4
@@ -136,17 +134,16 @@ def test_rejected_api_key_fails_at_once(run_module, vllm_server, fast_wait):
     server = vllm_server((401, '{"error": "Unauthorized"}'))
     result = run_module(vllm_models.main, {"url": server.url, "api_key": "wrong", "timeout": 900})
     assert result["failed"] is True
-    assert result["msg"] == ("%s/v1/models answered HTTP 401: the API key was rejected; check vllm_serve_api_key"
-                             % server.url)
+    assert result["msg"] == (f"{server.url}/v1/models answered HTTP 401: the API key was rejected; check vllm_serve_api_key")
     assert "wrong" not in json.dumps(result)
     assert clock.sleeps == []
 
 
 def test_container_died_fails_fast_with_log_lines(run_module, vllm_server, fast_wait, docker, docker_fakes):
-    attrs = docker_fakes[2]
+    attrs = docker_fakes.attrs
     clock = fast_wait(vllm_models)
     server = vllm_server((503, "{}"))
-    logs = "".join("INFO loading %d\n" % n for n in range(50)) + "OSError: tiny-typo is not a valid model identifier\n"
+    logs = "".join(f"INFO loading {n}\n" for n in range(50)) + "OSError: tiny-typo is not a valid model identifier\n"
     container = docker([attrs(), attrs(), attrs("exited", exit_code=1)], logs=logs)
     result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm", "timeout": 900,
                                            "sleep": 5, "log_lines": 5})
@@ -162,7 +159,7 @@ def test_container_died_fails_fast_with_log_lines(run_module, vllm_server, fast_
 
 
 def test_container_restarted_fails(run_module, vllm_server, fast_wait, docker, docker_fakes):
-    attrs = docker_fakes[2]
+    attrs = docker_fakes.attrs
     fast_wait(vllm_models)
     server = vllm_server((503, "{}"))
     docker([attrs(), attrs(restart_count=1, started_at="2026-11-28T21:30:00Z")], logs="CUDA out of memory\n")
@@ -176,7 +173,7 @@ def test_container_restarted_fails(run_module, vllm_server, fast_wait, docker, d
 
 def test_container_missing_fails(run_module, vllm_server, fast_wait, monkeypatch, docker_fakes):
     fast_wait(vllm_models)
-    monkeypatch.setattr(vllm_models, "get_client", lambda host, timeout: docker_fakes[0]({}))
+    monkeypatch.setattr(vllm_models, "get_client", lambda host, timeout: docker_fakes.client({}))
     server = vllm_server((200, MODELS))
     result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm"})
     assert result["failed"] is True
@@ -185,7 +182,7 @@ def test_container_missing_fails(run_module, vllm_server, fast_wait, monkeypatch
 
 
 def test_healthy_container_is_checked_every_probe(run_module, vllm_server, fast_wait, docker, docker_fakes):
-    attrs = docker_fakes[2]
+    attrs = docker_fakes.attrs
     fast_wait(vllm_models)
     server = vllm_server((503, "{}"), (200, MODELS))
     container = docker([attrs()])
