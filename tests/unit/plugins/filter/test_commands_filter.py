@@ -28,7 +28,7 @@ def test_filters_return_what_the_builders_return(name, options):
 
 @pytest.mark.parametrize("name, options, message", [
     ("ray_start_args", {"head": True, "node_ip": "192.168.100.10", "port": 6379, "extra_args": ["--num-gpus=2"]},
-     "cluster_ray_start_extra_args must not set --num-gpus (got '--num-gpus=2'): use cluster_ray_num_gpus instead"),
+     "cluster_ray_start_extra_args must not set --num-gpus (got '--num-gpus=2'): the role sets it from cluster_ray_num_gpus"),
     ("vllm_serve_args", {"model": "tiny"}, "vllm_serve_host must be set"),
     ("ray_node_env", {"node_ip": "192.168.100.11", "head_ip": "192.168.100.10", "interface": "enp1s0f1np1",
                       "extra": {"MASTER_ADDR": "127.0.0.1"}}, "cluster_container_env must not set MASTER_ADDR"),

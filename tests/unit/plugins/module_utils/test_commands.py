@@ -96,7 +96,7 @@ def test_ray_start_args_rejects(options, fragments):
     ("--num-gpus=2", "--num-gpus", "cluster_ray_num_gpus"),
     ("--num-cpus", "--num-cpus", "cluster_ray_num_cpus"),
     ("--dashboard-host=0.0.0.0", "--dashboard-host", "ray_head_dashboard_host"),
-    ("--block", "--block", "always passed"),
+    ("--block", "--block", "always passes it"),
     ("--node-ip", "--node-ip-address", "cluster_node_ip"),
 ])
 def test_ray_extra_args_may_not_set_managed_flags(arg, flag, instead):
@@ -179,13 +179,13 @@ def test_vllm_serve_args_rejects(options, fragments):
     ("-tp", "-tp", "vllm_serve_tensor_parallel_size"),
     ("-pp=2", "-pp", "vllm_serve_pipeline_parallel_size"),
     ("--pipeline-parallel-size", "--pipeline-parallel-size", "vllm_serve_pipeline_parallel_size"),
-    ("--distributed-executor-backend=mp", "--distributed-executor-backend", "Ray executor"),
+    ("--distributed-executor-backend=mp", "--distributed-executor-backend", "nothing: it always uses the Ray executor"),
     ("--max-model-len=8192", "--max-model-len", "vllm_serve_max_model_len"),
     ("--gpu-memory-utilization", "--gpu-memory-utilization", "vllm_serve_gpu_memory_utilization"),
 ])
 def test_vllm_extra_args_may_not_set_managed_flags(arg, flag, instead):
     options = dict(SERVE, extra_args=["--enforce-eager", arg, "2"])
-    message = rejected(vllm_serve_args, options, "vllm_serve_extra_args must not set " + flag, "use " + instead)
+    message = rejected(vllm_serve_args, options, "vllm_serve_extra_args must not set " + flag, "the role sets it from " + instead)
     assert repr(arg) in message
 
 
