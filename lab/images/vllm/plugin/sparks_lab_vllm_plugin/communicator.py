@@ -16,7 +16,8 @@ import torch
 from vllm.distributed.device_communicators.cpu_communicator import CpuCommunicator
 from vllm.logger import init_logger
 
-logger = init_logger(__name__)
+# under the "vllm" logger tree so that vLLM's log configuration shows these lines
+logger = init_logger("vllm.sparks_lab_plugin")
 
 SHM_DIR = "/dev/shm"
 
@@ -27,10 +28,12 @@ class LabCpuCommunicator(CpuCommunicator):
         shared = self._all_ranks_share_dev_shm()
         if same_name and not shared:
             logger.info(
-                "Group %s spans several hosts (no common /dev/shm): "
-                "using torch.distributed instead of the CPU SHM all-reduce.",
+                "sparks-lab: group %s spans several hosts (no common /dev/shm): "
+                "using torch.distributed (gloo) instead of the CPU SHM all-reduce.",
                 self.unique_name,
             )
+        elif same_name:
+            logger.info("sparks-lab: group %s shares one /dev/shm: CPU SHM all-reduce on.", self.unique_name)
         return same_name and shared
 
     def _all_ranks_share_dev_shm(self) -> bool:
