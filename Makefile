@@ -1,5 +1,5 @@
-# The two commands of the README: `make lab` deploys (to the lab when no real inventory is given) and shows the
-# service answering; `make test` runs every test. The rest are their parts.
+# The two commands of the README: `make deploy` deploys (to the lab unless INVENTORY names real nodes) and shows
+# the service answering; `make test` runs every test. The rest are their parts.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,7 +9,15 @@ help:  ## list the targets
 venv:  ## controller virtualenv (.venv), collections, and the collection linked for ansible-playbook
 	@scripts/venv
 
-test:  ## every test: lint, syntax, build, sanity, unit
+deploy:  ## deploy and smoke-test: the lab, or real nodes with INVENTORY=inventory/sparks/hosts.yml
+	@scripts/deploy $(if $(INVENTORY),-i $(INVENTORY))
+
+lab: deploy  ## the lab (same as make deploy without INVENTORY)
+
+lab-down: venv  ## remove the lab hosts, their containers and the lab network
+	@PATH=$$PWD/.venv/bin:$$PATH molecule destroy -s lab
+
+test:  ## every test: lint, syntax, build, sanity, unit, the lab end to end
 	@tests/run
 
 sanity: venv  ## ansible-test sanity only
@@ -18,4 +26,4 @@ sanity: venv  ## ansible-test sanity only
 unit: venv  ## unit tests only
 	@PYTHONPATH=.ansible/collections .venv/bin/python -m pytest tests/unit -q
 
-.PHONY: help venv test sanity unit
+.PHONY: help venv deploy lab lab-down test sanity unit

@@ -1,0 +1,60 @@
+"""What an operator does with a running cluster, on the lab: check it, rerun it, switch a setting, stop it.
+The tests run in this order; the last one stops the cluster."""
+
+import requests
+
+from conftest import API, RAY_CONTAINERS, SITE, VLLM, HEAD, WORKER, docker, playbook, started_at
+
+
+def test_smoke_checks_models_completion_and_chat():
+    run = playbook("playbooks/smoke.yml")
+    assert run.rc == 0, run.output
+    assert "tiny is listed" in run.output
+    assert "completion:" in run.output and "chat:" in run.output
+
+
+def test_status_reports_nodes_gpus_models_and_logs():
+    run = playbook("playbooks/status.yml")
+    assert run.rc == 0, run.output
+    assert "Ray: 2 of 2 nodes, 2.0 of 2 GPUs" in run.output
+    assert "vLLM at http://127.0.0.1:8000: tiny" in run.output
+    for name in (*RAY_CONTAINERS.values(), VLLM):
+        assert f"log: docker logs {name}" in run.output
+
+
+def test_rerun_changes_nothing_and_restarts_nothing():
+    before = started_at()
+    run = playbook(*SITE)
+    assert run.rc == 0, run.output
+    assert run.changed == 0, run.output
+    assert started_at() == before
+
+
+def test_changed_model_setting_restarts_vllm_alone():
+    before = started_at()
+    run = playbook(*SITE, "--tags", "vllm_serve", "-e", "vllm_serve_max_model_len=256")
+    assert run.rc == 0, run.output
+    after = started_at()
+    assert after[VLLM] != before[VLLM]
+    for name in RAY_CONTAINERS.values():
+        assert after[name] == before[name], f"{name} was restarted"
+    models = requests.get(f"{API}/v1/models", timeout=10).json()["data"]
+    assert models[0]["max_model_len"] == 256
+
+    # and back to the inventory's setting, again without touching Ray
+    run = playbook(*SITE, "--tags", "vllm_serve")
+    assert run.rc == 0, run.output
+    assert requests.get(f"{API}/v1/models", timeout=10).json()["data"][0]["max_model_len"] == 512
+    assert {n: started_at()[n] for n in RAY_CONTAINERS.values()} == {n: before[n] for n in RAY_CONTAINERS.values()}
+
+
+def test_stop_removes_what_site_created():
+    run = playbook("playbooks/stop.yml")
+    assert run.rc == 0, run.output
+    assert all(value is None for value in started_at().values())
+    for host in (HEAD, WORKER):
+        assert docker(host, "ps", "-aq", "--filter", "name=sparks-").stdout.strip() == ""
+    assert "sparks-ray-tmp" not in docker(HEAD, "volume", "ls", "-q").stdout
+    status = playbook("playbooks/status.yml")
+    assert status.rc != 0
+    assert "sparks-vllm on spark-1: absent" in status.output
