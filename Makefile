@@ -20,10 +20,13 @@ lab-down: venv  ## remove the lab hosts, their containers and the lab network
 test:  ## every test: lint, syntax, build, sanity, unit, the lab end to end
 	@tests/run
 
+bench: venv  ## measure the lab: cold deploy, no-op rerun, wait lag, setting switch (prints figures)
+	@lab/bin/docker-engine && lab/bin/build-images && .venv/bin/python benchmarks/lab.py
+
 sanity: venv  ## ansible-test sanity only
 	@PATH=$$PWD/.venv/bin:$$PATH tests/sanity.sh
 
 unit: venv  ## unit tests only
 	@PYTHONPATH=.ansible/collections .venv/bin/python -m pytest tests/unit -q
 
-.PHONY: help venv deploy lab lab-down test sanity unit
+.PHONY: help venv deploy lab lab-down test bench sanity unit
