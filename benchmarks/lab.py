@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measure the lab and print the figures (make bench). Asserts nothing: tests/ do that.
 
   cold deploy     molecule destroy, then `molecule converge -s lab`: fresh lab hosts, the image pulled from the
