@@ -101,7 +101,8 @@ class Lab:
             check=False,
         )
         try:
-            data = json.loads(proc.stdout[proc.stdout.index("{"):])
+            # the JSON document, then possibly other callbacks' lines (ansible.posix.timer)
+            data, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
         except ValueError:
             pytest.fail(f"ansible-playbook gave no JSON (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         changed = [

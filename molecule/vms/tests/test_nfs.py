@@ -137,7 +137,7 @@ def test_root_on_a_worker_writes_the_cache_as_the_cache_owner_never_as_root(lab)
 
 
 def test_an_unmounted_cache_is_mounted_again_by_a_rerun_and_nothing_else_changes(lab, rerun_after_unmount):
-    run, _, _, _ = rerun_after_unmount
+    run = rerun_after_unmount[0]
     assert run.returncode == 0, run.stderr[-3000:]
     worker_name = lab.worker_names[-1]
     assert run.changed == [("nfs_client", "Mount the head's cache at the same path, now and at every boot", worker_name)]

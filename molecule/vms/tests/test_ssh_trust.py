@@ -58,7 +58,7 @@ def test_without_the_known_hosts_entry_the_login_is_refused(lab):
 
 
 def test_rerunning_ssh_trust_changes_nothing(rerun_after_unmount):
-    run, _, _, _ = rerun_after_unmount
+    run = rerun_after_unmount[0]
     assert run.returncode == 0, run.stderr[-3000:]
     assert [change for change in run.changed if change[0] == "ssh_trust"] == []
     assert run.stats  # the run did reach every node
