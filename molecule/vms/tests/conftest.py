@@ -102,7 +102,7 @@ class Lab:
         )
         try:
             # the JSON document, then possibly other callbacks' lines (ansible.posix.timer)
-            data, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
+            data = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])[0]
         except ValueError:
             pytest.fail(f"ansible-playbook gave no JSON (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         changed = [
