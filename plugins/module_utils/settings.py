@@ -1,0 +1,278 @@
+# Copyright: stacked_sparks maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks of the collection's settings (the variables of its roles), run by the preflight role before anything
+on a host changes. Each message names the variable to fix.
+
+setting_errors() checks types against the roles' argument specs (as Ansible would when the role starts, but for
+every role at once), then values (ranges, formats), then settings against each other and against the inventory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import posixpath
+import re
+from collections.abc import Mapping
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
+    OptionError,
+    ray_node_env,
+    ray_start_args,
+    vllm_serve_args,
+)
+
+# The prefixes of the collection's variables: a set variable with one of them that no role knows is a typo.
+PREFIXES = ("cluster_", "image_pull_", "nfs_server_", "nfs_client_", "ssh_trust_", "ray_head_", "ray_worker_",
+            "vllm_serve_", "preflight_")
+# Variables the roles set themselves (facts and registered results), which carry the prefixes too.
+PRODUCED = frozenset({"cluster_node_ips", "cluster_head_ip", "cluster_fabric_subnet", "ray_head_status",
+                      "ray_worker_status", "vllm_serve_models", "image_pull_result"})
+RAY_DASHBOARD_PORT = 8265
+
+# https://github.com/distribution/reference/blob/main/regexp.go, simplified to what a registry serves.
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(rf"^(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_SIZE = re.compile(r"^[0-9]+(?:\.[0-9]+)?[bkmgBKMG]?$")
+_HCA = re.compile(r"^\^?=?[A-Za-z0-9_]+(?::[0-9]+)?(?:,[A-Za-z0-9_]+(?::[0-9]+)?)*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _fail(message):
+    raise OptionError(message)
+
+
+def _port(value, var):
+    if not 1 <= value <= 65535:
+        _fail(f"{var} must be a TCP port between 1 and 65535, got {value}")
+
+
+def _at_least(minimum):
+    def check(value, var):
+        if value is not None and value < minimum:
+            _fail(f"{var} must be at least {minimum}, got {value}")
+    return check
+
+
+def _fraction(value, var):
+    if not 0 < value <= 1:
+        _fail(f"{var} must be greater than 0 and at most 1 (a share of the GPU's memory, e.g. 0.8), got {value}")
+
+
+def _image(value, var):
+    if not _IMAGE.match(value or ""):
+        _fail(f"{var} must be an image reference like registry.example.com/team/vllm:tag (lower-case path, "
+              f"optional :tag and @sha256:digest), got {value!r}")
+
+
+def _interface(value, var):
+    if not value or len(value) > 15 or value in (".", "..") or re.search(r"[\s/:]", value):
+        _fail(f"{var} must be a network interface name (1-15 characters, no spaces, '/' or ':'), e.g. "
+              f"enp1s0f1np1, got {value!r}")
+
+
+def _cidr(value, var):
+    if value:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            _fail(f"{var} must be a network in CIDR notation, e.g. 192.168.100.0/24, got {value!r}")
+
+
+def _ip(value, var):
+    if value:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            _fail(f"{var} must be an IPv4 or IPv6 address, got {value!r}")
+
+
+def _dashboard_host(value, var):
+    _ip(value, var)
+    if value and ipaddress.ip_address(value).is_unspecified:
+        _fail(f"{var} must be a loopback or fabric address, not {value}: Ray's dashboard has no authentication, "
+              "and anyone who reaches it can run code on the cluster")
+
+
+def _absolute(value, var):
+    if not value or not posixpath.isabs(value) or posixpath.normpath(value) == "/":
+        _fail(f"{var} must be an absolute path other than /, got {value!r}")
+
+
+def _container_name(value, var):
+    if not _CONTAINER_NAME.match(value or ""):
+        _fail(f"{var} must be a container or volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*), got {value!r}")
+
+
+def _size(value, var):
+    if not _SIZE.match(value or ""):
+        _fail(f"{var} must be a size like 10.24g, 512m or 1073741824, got {value!r}")
+
+
+def _hca(value, var):
+    if value and not _HCA.match(value):
+        _fail(f"{var} must be a comma-separated list of RDMA device names (as ibdev2netdev shows them), "
+              f"e.g. rocep1s0f1,roceP2p1s0f1, got {value!r}")
+
+
+def _capabilities(value, var):
+    for item in value:
+        if not isinstance(item, str) or not re.match(r"^(?:CAP_)?[A-Z_]+$", item):
+            _fail(f"{var} must list Linux capabilities like SYS_NICE or IPC_LOCK, got {item!r}")
+
+
+def _env(value, var):
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            _fail(f"{var} has an invalid environment variable name {key!r}")
+        if item is None or isinstance(item, (Mapping, list, tuple)):
+            _fail(f"{var}.{key} must be a string or a number, got {item!r}")
+
+
+def _model(value, var):
+    if not value or re.search(r"\s", value) or value.startswith("-"):
+        _fail(f"{var} must be a HuggingFace model id (org/name) or a path, without spaces, got {value!r}")
+
+
+def _ray_extra_args(value, var):
+    ray_start_args({"head": True, "node_ip": "127.0.0.1", "port": 6379, "extra_args": value})
+
+
+def _vllm_extra_args(value, var):
+    vllm_serve_args({"model": "m", "tensor_parallel_size": 1, "pipeline_parallel_size": 1,
+                     "gpu_memory_utilization": 0.5, "host": "127.0.0.1", "port": 8000, "extra_args": value})
+
+
+def _cluster_env(value, var):
+    ray_node_env({"node_ip": "127.0.0.1", "head_ip": "127.0.0.1", "interface": "lo", "extra": value})
+
+
+# The value checks, by variable. Types, choices and required settings come from the argument specs first.
+RULES = {
+    "cluster_image": _image,
+    "cluster_fabric_interface": _interface,
+    "cluster_fabric_network": _cidr,
+    "cluster_node_ip": _ip,
+    "cluster_hf_cache_dir": _absolute,
+    "cluster_ray_port": _port,
+    "cluster_gpus_per_node": _at_least(1),
+    "cluster_ray_num_gpus": _at_least(0),
+    "cluster_ray_num_cpus": _at_least(0),
+    "cluster_ray_start_extra_args": _ray_extra_args,
+    "cluster_nccl_ib_hca": _hca,
+    "cluster_shm_size": _size,
+    "cluster_container_env": _cluster_env,
+    "cluster_container_capabilities": _capabilities,
+    "cluster_head_container": _container_name,
+    "cluster_worker_container": _container_name,
+    "cluster_vllm_container": _container_name,
+    "cluster_ray_tmp_volume": _container_name,
+    "ray_head_dashboard_host": _dashboard_host,
+    "ray_head_wait_timeout": _at_least(1),
+    "ray_worker_wait_timeout": _at_least(1),
+    "vllm_serve_model": _model,
+    "vllm_serve_tensor_parallel_size": _at_least(1),
+    "vllm_serve_pipeline_parallel_size": _at_least(1),
+    "vllm_serve_max_model_len": _at_least(1),
+    "vllm_serve_gpu_memory_utilization": _fraction,
+    "vllm_serve_host": _ip,
+    "vllm_serve_port": _port,
+    "vllm_serve_extra_args": _vllm_extra_args,
+    "vllm_serve_env": _env,
+    "vllm_serve_config_dir": _absolute,
+    "vllm_serve_wait_timeout": _at_least(1),
+    "vllm_serve_smoke_max_tokens": _at_least(1),
+}
+
+
+def _typed(specs, values):
+    """Validate values against each role's argument spec: (errors, the values with types coerced and defaults)."""
+    errors, typed = [], {}
+    for role, options in specs.items():
+        given = {name: value for name, value in values.items() if name in options}
+        result = ArgumentSpecValidator(options).validate(given)
+        errors += [f"{message} (role {role})" for message in result.error_messages]
+        typed.update(result.validated_parameters)
+    return errors, typed
+
+
+def _unknown(specs, values):
+    known = {name for options in specs.values() for name in options} | PRODUCED
+    errors = []
+    for name in sorted(values):
+        if name.startswith(PREFIXES) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            errors.append(f"{name} is not a setting of stacked_sparks.vllm{hint}")
+    return errors
+
+
+def _cross(settings, nodes):
+    """Checks of settings against each other and against the inventory's number of nodes."""
+    errors = []
+    tp = settings.get("vllm_serve_tensor_parallel_size")
+    pp = settings.get("vllm_serve_pipeline_parallel_size")
+    per_node = settings.get("cluster_gpus_per_node")
+    if nodes and all(isinstance(v, int) and v >= 1 for v in (tp, pp, per_node)) and tp * pp != nodes * per_node:
+        errors.append(
+            f"vllm_serve_tensor_parallel_size x vllm_serve_pipeline_parallel_size = {tp} x {pp} = {tp * pp} GPUs, "
+            f"but the cluster has {nodes} node(s) x {per_node} GPU(s) (cluster_gpus_per_node) = {nodes * per_node}: "
+            "Ray could never place vLLM's workers (or would leave GPUs idle); make them equal")
+    ports = {}
+    for var in ("cluster_ray_port", "vllm_serve_port"):
+        ports.setdefault(settings.get(var), []).append(var)
+    ports.setdefault(RAY_DASHBOARD_PORT, []).append("Ray's dashboard")
+    for port, users in ports.items():
+        if port is not None and len(users) > 1:
+            errors.append(f"{' and '.join(users)} both use port {port}: give each its own")
+    return errors
+
+
+def check_settings(values, specs, nodes=0):
+    """Check the settings: {"errors": [messages that name the variable], "settings": {name: value}}.
+
+    values: the variables set in the inventory, extra vars, ... (name -> value), only those with the roles'
+        prefixes matter. Unset variables take the defaults of the argument specs.
+    specs: role name -> the options of its argument spec (meta/argument_specs.yml, entry point main).
+    nodes: how many nodes the inventory has (head and workers), for the parallel sizes; 0 skips that check.
+    settings holds every option of the specs, with the types coerced and the defaults filled in.
+    """
+    if not isinstance(values, Mapping) or not isinstance(specs, Mapping):
+        raise TypeError("check_settings expects a dict of variables and a dict of argument specs")
+    errors = _unknown(specs, values)
+    type_errors, settings = _typed(specs, values)
+    errors += type_errors
+    for var, check in RULES.items():
+        value = settings.get(var)
+        if value is None or any(f"'{var}'" in message or f" {var}" in message for message in type_errors):
+            continue
+        try:
+            check(value, var)
+        except OptionError as exc:
+            errors.append(str(exc))
+    if not type_errors:
+        errors += _cross(settings, nodes)
+    return {"errors": errors, "settings": settings}
+
+
+def model_location(model, cache_dir, env=None):
+    """Where on the node the model lives before vLLM starts: {"path": str or None, "must_exist": bool}.
+
+    A path under the containers' cache mount (/root/.cache/huggingface/...) is that path under cache_dir on the
+    node, and must exist. A HuggingFace id (org/name) is the cache's hub/models--org--name directory; it must
+    exist in offline mode (HF_HUB_OFFLINE set in env), else vLLM downloads it there. Other paths live in the
+    image: path None, nothing to check before vLLM starts.
+    """
+    mount = "/root/.cache/huggingface"
+    model = (model or "").rstrip("/")
+    if model == mount or model.startswith(mount + "/"):
+        return {"path": posixpath.join(cache_dir, model[len(mount) + 1:]).rstrip("/"), "must_exist": True}
+    if model.startswith(("/", ".")) or model.count("/") != 1:
+        return {"path": None, "must_exist": False}
+    offline = str((env or {}).get("HF_HUB_OFFLINE", "")).strip().lower() in _TRUE
+    return {"path": posixpath.join(cache_dir, "hub", "models--" + model.replace("/", "--")), "must_exist": offline}

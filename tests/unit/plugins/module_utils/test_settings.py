@@ -1,0 +1,158 @@
+"""The settings checks of the preflight role, against the roles' real argument specs."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+import yaml
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.settings import (
+    RULES,
+    check_settings,
+    model_location,
+)
+
+ROLES = pathlib.Path(__file__).resolve().parents[4] / "roles"
+SPECS = {path.parent.parent.name: yaml.safe_load(path.read_text())["argument_specs"]["main"]["options"]
+         for path in ROLES.glob("*/meta/argument_specs.yml")}
+# What an inventory must set (the Sparks' own values for the rest are the defaults).
+NULLABLE = {"vllm_serve_max_model_len"}
+GOOD = {"cluster_hf_cache_dir": "/home/dan/.cache/huggingface"}
+
+
+def errors(nodes=2, **values):
+    return check_settings({**GOOD, **values}, SPECS, nodes)["errors"]
+
+
+def test_defaults_with_the_cache_dir_are_good():
+    result = check_settings(GOOD, SPECS, 2)
+    assert result["errors"] == []
+    assert result["settings"]["vllm_serve_port"] == 8000
+    assert result["settings"]["cluster_image"] == "nvcr.io/nvidia/vllm:25.11-py3"
+
+
+def test_the_specs_defaults_match_the_roles_defaults():
+    """The preflight role reads the other roles' defaults from their specs: they must agree (null settings aside,
+    whose spec has no default, as Ansible refuses null against one)."""
+    for role, options in SPECS.items():
+        defaults_file = ROLES / role / "defaults" / "main.yml"
+        defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}
+        for name, option in options.items():
+            if name in (defaults or {}) and "{{" not in str(defaults[name]) and name not in NULLABLE:
+                assert option.get("default") == defaults[name], f"{role}: {name}"
+
+
+def test_every_rule_names_a_documented_setting():
+    documented = {name for options in SPECS.values() for name in options}
+    assert set(RULES) <= documented
+
+
+def test_missing_cache_dir_is_named():
+    assert any("cluster_hf_cache_dir" in e for e in check_settings({}, SPECS, 2)["errors"])
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("vllm_serve_port", 70000, "vllm_serve_port must be a TCP port between 1 and 65535, got 70000"),
+    ("cluster_ray_port", 0, "cluster_ray_port must be a TCP port"),
+    ("vllm_serve_gpu_memory_utilization", 1.5, "vllm_serve_gpu_memory_utilization must be greater than 0"),
+    ("vllm_serve_gpu_memory_utilization", 0, "vllm_serve_gpu_memory_utilization must be greater than 0"),
+    ("vllm_serve_tensor_parallel_size", 0, "vllm_serve_tensor_parallel_size must be at least 1, got 0"),
+    ("vllm_serve_max_model_len", -5, "vllm_serve_max_model_len must be at least 1"),
+    ("cluster_fabric_interface", "enp1s0 f1", "cluster_fabric_interface must be a network interface name"),
+    ("cluster_fabric_interface", "a-very-long-interface-name", "cluster_fabric_interface must be a network"),
+    ("cluster_image", "nvcr.io/NVIDIA/vllm:25.11", "cluster_image must be an image reference"),
+    ("cluster_image", "nvcr.io/nvidia/vllm:", "cluster_image must be an image reference"),
+    ("cluster_image", "vllm latest", "cluster_image must be an image reference"),
+    ("cluster_fabric_network", "192.168.100.0/33", "cluster_fabric_network must be a network in CIDR"),
+    ("cluster_node_ip", "192.168.100.300", "cluster_node_ip must be an IPv4 or IPv6 address"),
+    ("cluster_hf_cache_dir", "cache", "cluster_hf_cache_dir must be an absolute path"),
+    ("cluster_shm_size", "10 GB", "cluster_shm_size must be a size"),
+    ("cluster_nccl_ib_hca", "rocep1s0f1 roceP2p1s0f1", "cluster_nccl_ib_hca must be a comma-separated list"),
+    ("cluster_head_container", "ray head", "cluster_head_container must be a container or volume name"),
+    ("ray_head_dashboard_host", "0.0.0.0", "ray_head_dashboard_host must be a loopback or fabric address"),
+    ("vllm_serve_host", "localhost:8000", "vllm_serve_host must be an IPv4 or IPv6 address"),
+    ("vllm_serve_extra_args", ["--api-key", "x"], "vllm_serve_extra_args must not set --api-key"),
+    ("vllm_serve_extra_args", ["--tensor-parallel=4"], "vllm_serve_extra_args must not set --tensor-parallel-size"),
+    ("cluster_ray_start_extra_args", ["--num-gpus=2"], "cluster_ray_start_extra_args must not set --num-gpus"),
+    ("cluster_container_env", {"VLLM_HOST_IP": "1.2.3.4"}, "cluster_container_env must not set VLLM_HOST_IP"),
+    ("vllm_serve_env", {"BAD NAME": "1"}, "vllm_serve_env has an invalid environment variable name"),
+    ("vllm_serve_model", "my model", "vllm_serve_model must be a HuggingFace model id"),
+    ("vllm_serve_wait_timeout", 0, "vllm_serve_wait_timeout must be at least 1"),
+])
+def test_bad_values_are_named(name, value, expected):
+    found = errors(**{name: value})
+    assert any(expected in e for e in found), found
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("vllm_serve_port", "abc"),
+    ("vllm_serve_gpu_memory_utilization", "lots"),
+    ("cluster_gpus", "perhaps"),
+    ("cluster_rdma", "sometimes"),
+    ("vllm_serve_extra_args", {"a": 1}),
+])
+def test_wrong_types_are_named_once(name, value):
+    found = errors(**{name: value})
+    assert len(found) == 1 and name in found[0], found
+
+
+@pytest.mark.parametrize(("name", "value", "typed"), [
+    ("vllm_serve_port", "8001", 8001),                     # -e vllm_serve_port=8001 gives a string
+    ("vllm_serve_gpu_memory_utilization", "0.9", 0.9),
+    ("cluster_image", "registry.example.com:5000/team/vllm:1.2@sha256:" + "a" * 64, None),
+    ("cluster_image", "172.28.0.2:5000/stacked-sparks-lab/vllm:0.32.0", None),
+    ("cluster_fabric_interface", "enp1s0f1np1", None),
+    ("cluster_nccl_ib_hca", "rocep1s0f1,roceP2p1s0f1", None),
+    ("ray_head_dashboard_host", "192.168.100.10", None),
+    ("vllm_serve_max_model_len", None, None),
+])
+def test_good_values_pass(name, value, typed):
+    result = check_settings({**GOOD, name: value}, SPECS, 2)
+    assert result["errors"] == []
+    if typed is not None:
+        assert result["settings"][name] == typed
+
+
+def test_parallel_sizes_must_match_the_cluster_gpus():
+    found = errors(nodes=2, vllm_serve_tensor_parallel_size=4)
+    assert found == ["vllm_serve_tensor_parallel_size x vllm_serve_pipeline_parallel_size = 4 x 1 = 4 GPUs, but the "
+                     "cluster has 2 node(s) x 1 GPU(s) (cluster_gpus_per_node) = 2: Ray could never place vLLM's "
+                     "workers (or would leave GPUs idle); make them equal"]
+    assert errors(nodes=2, vllm_serve_tensor_parallel_size=1, vllm_serve_pipeline_parallel_size=2) == []
+    assert errors(nodes=3, vllm_serve_tensor_parallel_size=2, cluster_gpus_per_node=2,
+                  vllm_serve_pipeline_parallel_size=3) == []
+    assert errors(nodes=0, vllm_serve_tensor_parallel_size=4) == []
+
+
+def test_a_port_used_twice_is_named():
+    assert errors(vllm_serve_port=6379) == ["cluster_ray_port and vllm_serve_port both use port 6379: give each its own"]
+    assert errors(vllm_serve_port=8265) == ["vllm_serve_port and Ray's dashboard both use port 8265: give each its own"]
+
+
+def test_a_typo_is_named_with_the_closest_setting():
+    found = errors(vllm_serve_tensor_paralel_size=2)
+    assert found == ["vllm_serve_tensor_paralel_size is not a setting of stacked_sparks.vllm "
+                     "(did you mean vllm_serve_tensor_parallel_size?)"]
+
+
+def test_produced_facts_and_foreign_variables_are_not_typos():
+    assert errors(cluster_node_ips={"a": "1.2.3.4"}, ray_head_status={}, ansible_user="spark", my_own=1) == []
+
+
+@pytest.mark.parametrize(("model", "env", "expected"), [
+    ("/root/.cache/huggingface/models/llama", {}, {"path": "/c/models/llama", "must_exist": True}),
+    ("/root/.cache/huggingface/", {}, {"path": "/c", "must_exist": True}),
+    ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", {},
+     {"path": "/c/hub/models--deepseek-ai--DeepSeek-R1-Distill-Llama-8B", "must_exist": False}),
+    ("org/name", {"HF_HUB_OFFLINE": "1"}, {"path": "/c/hub/models--org--name", "must_exist": True}),
+    ("org/name", {"HF_HUB_OFFLINE": "0"}, {"path": "/c/hub/models--org--name", "must_exist": False}),
+    ("/opt/models/tiny-llama", {"HF_HUB_OFFLINE": "1"}, {"path": None, "must_exist": False}),
+    ("/root/.cache/huggingfaceX/m", {}, {"path": None, "must_exist": False}),
+])
+def test_model_location(model, env, expected):
+    assert model_location(model, "/c", env) == expected
+
+
+def test_non_dict_input_is_refused():
+    with pytest.raises(TypeError, match="check_settings expects"):
+        check_settings(["vllm_serve_port"], SPECS)
