@@ -1,0 +1,415 @@
+# Copyright: stacked_sparks maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_preflight
+short_description: Check one node before the cluster is deployed on it (ports, Docker, disk, GPUs, RDMA, fabric)
+version_added: 0.1.0
+description:
+  - Read-only checks of one node, run before anything on it changes. It reads C(/proc), C(/sys) and the output of
+    C(docker info), C(docker ps), C(docker image inspect) and C(nvidia-smi -L); it never changes anything.
+  - Every check that fails adds a line to RV(problems), naming the variable to change where one applies. When
+    there is any, the module fails with all of them in its message, and still returns everything it found.
+  - Things that only make the cluster slower (no RDMA on the fabric with O(rdma=auto)) are warnings.
+  - It uses the docker command, not the Docker SDK for Python, which the nodes need not have yet.
+author:
+  - stacked_sparks maintainers (@stacked-sparks)
+requirements:
+  - The docker command, when O(docker) is true; C(nvidia-smi) when O(gpus) is set.
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: It only reads, so it runs the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
+    support: full
+options:
+  ports:
+    description:
+      - TCP ports the cluster will listen on. A port that something listens on (IPv4 or IPv6, any address) is a
+        problem, unless one of its O(ports[].holders) is a running container (the cluster's containers use the
+        host's network, so when they run they hold their ports).
+      - Read from C(/proc/net/tcp) and C(/proc/net/tcp6) of the node's network namespace.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      port:
+        description: The port.
+        type: int
+        required: true
+      name:
+        description: The variable that sets it, for the problem text, for example V(vllm_serve_port).
+        type: str
+        required: true
+      holders:
+        description: The containers that may hold the port.
+        type: list
+        elements: str
+        default: []
+  docker:
+    description:
+      - Whether the Docker engine must be installed and answer C(docker info).
+      - V(false) skips every Docker check; O(image) is then not looked up and V(docker-root) means
+        C(/var/lib/docker).
+    type: bool
+    default: true
+  image:
+    description:
+      - An image whose presence is reported as RV(image_present), used by O(free_space[].unless_image_present).
+    type: str
+  free_space:
+    description:
+      - Directories that need free space. The path, or its nearest existing parent when it does not exist yet, is
+        measured (space available to unprivileged users).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description:
+          - An absolute path, or V(docker-root) for Docker's root dir (C(DockerRootDir) of C(docker info)).
+        type: str
+        required: true
+      min_gib:
+        description: The free space needed, in GiB.
+        type: float
+        required: true
+      name:
+        description: The variable that sets O(free_space[].min_gib), for the problem text.
+        type: str
+        required: true
+      unless_image_present:
+        description: Skip this check when O(image) is present already (the space was for pulling it).
+        type: bool
+        default: false
+      purpose:
+        description: What needs the space, for the problem text, for example V(the image).
+        type: str
+  gpus:
+    description:
+      - How many GPUs the node must have (lines C(GPU n:) of C(nvidia-smi -L)). V(0) skips the GPU checks.
+      - When set, Docker must also be able to give GPUs to containers, through the C(nvidia) runtime or an NVIDIA
+        CDI spec in one of Docker's CDI spec dirs (C(CDISpecDirs) of C(docker info)).
+    type: int
+    default: 0
+  interface:
+    description:
+      - The fabric interface. It must exist and not be down; its state, MTU and speed are reported, and the RDMA
+        devices on it.
+    type: str
+  rdma:
+    description:
+      - What to do when no active RDMA device sits on O(interface), or C(/dev/infiniband) is missing. Without
+        O(interface) nothing is checked (the devices are still reported).
+      - V(auto) warns (NCCL falls back to TCP sockets), V(required) makes it a problem, V(disabled) checks nothing.
+    type: str
+    choices: [auto, required, disabled]
+    default: auto
+notes:
+  - A port published by a container on a bridge network shows as listening only while Docker's userland proxy
+    runs (the default).
+seealso:
+  - module: stacked_sparks.vllm.ray_status
+  - plugin: stacked_sparks.vllm.fabric_report
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Check the node before anything changes
+  become: true
+  stacked_sparks.vllm.node_preflight:
+    interface: "{{ cluster_fabric_interface }}"
+    rdma: "{{ cluster_rdma }}"
+    gpus: "{{ cluster_gpus_per_node if cluster_gpus else 0 }}"
+    image: "{{ cluster_image }}"
+    ports:
+      - {port: "{{ vllm_serve_port }}", name: vllm_serve_port, holders: [sparks-vllm]}
+      - {port: "{{ cluster_ray_port }}", name: cluster_ray_port, holders: [sparks-ray-head]}
+    free_space:
+      - path: docker-root
+        min_gib: 30
+        name: cluster_preflight_image_gib
+        unless_image_present: true
+        purpose: the image
+  register: preflight
+
+- name: Suggest both RoCE devices of the port to NCCL
+  ansible.builtin.debug:
+    msg: "Set cluster_nccl_ib_hca: {{ preflight.rdma_nccl_ib_hca }} to use every active RoCE device"
+  when: preflight.rdma_nccl_ib_hca and not cluster_nccl_ib_hca
+"""
+
+RETURN = r"""
+problems:
+  description: What must be fixed before the deployment, each naming the variable to change where one applies.
+  returned: always
+  type: list
+  elements: str
+  sample: ["port 8000 (vllm_serve_port) is in use by another process on this node (listening on 0.0.0.0): pick
+    another port or stop what listens there"]
+hostname:
+  description: The node's host name.
+  returned: always
+  type: str
+  sample: spark-1
+ports:
+  description:
+    - The state of each port of O(ports). C(held_by) is the first of its O(ports[].holders) that runs, V(null)
+      when none does; C(addresses) are the addresses something listens on.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"port": 8000, "name": "vllm_serve_port", "listening": true, "addresses": ["0.0.0.0"],
+            "held_by": "sparks-vllm"}]
+docker:
+  description: What C(docker info) says, V(null) when Docker was not checked or did not answer.
+  returned: always
+  type: dict
+  sample: {"server_version": "28.2.2", "root_dir": "/var/lib/docker", "runtimes": ["io.containerd.runc.v2",
+           "nvidia", "runc"], "default_runtime": "runc", "cdi_spec_dirs": ["/etc/cdi", "/var/run/cdi"],
+           "errors": []}
+running_containers:
+  description: The names of the running containers, V(null) when Docker was not asked or did not answer.
+  returned: always
+  type: list
+  elements: str
+  sample: [sparks-ray-head, sparks-vllm]
+image_present:
+  description: Whether O(image) is present, V(null) when unknown or O(image) is not set.
+  returned: always
+  type: bool
+  sample: true
+free_space:
+  description: The free space of each O(free_space) path, in GiB (V(null) when it could not be read).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "cluster_preflight_image_gib", "path": "/var/lib/docker", "checked_path": "/var/lib/docker",
+            "free_gib": 412.3, "min_gib": 30.0, "skipped": false}]
+gpus:
+  description: The GPUs C(nvidia-smi -L) lists.
+  returned: when O(gpus) is set
+  type: list
+  elements: dict
+  sample: [{"index": 0, "name": "NVIDIA GB10", "uuid": "GPU-5e2b1c1a-1f3e-5f0a-9b1e-2b5c7c1d0a11"}]
+gpu_count:
+  description: How many GPUs C(nvidia-smi -L) lists.
+  returned: when O(gpus) is set
+  type: int
+  sample: 1
+docker_gpu_support:
+  description: How Docker can give GPUs to containers, empty when it cannot.
+  returned: when O(gpus) is set
+  type: list
+  elements: str
+  sample: [runtime nvidia, CDI /var/run/cdi/nvidia.yaml]
+interface:
+  description:
+    - The fabric interface from C(/sys/class/net), V(null) without O(interface).
+    - C(speed) is in Mb/s, V(null) when the device does not tell (virtual devices).
+  returned: always
+  type: dict
+  sample: {"name": "enp1s0f1np1", "exists": true, "operstate": "up", "mtu": 9000, "speed": 200000}
+rdma_devices:
+  description: The RDMA devices of the node, their net devices and port state (what C(ibdev2netdev) shows).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "rocep1s0f1", "netdevs": ["enp1s0f1np1"], "state": "ACTIVE"},
+           {"name": "roceP2p1s0f1", "netdevs": ["enP2p1s0f1np1"], "state": "ACTIVE"}]
+rdma_on_interface:
+  description: The RDMA devices on O(interface).
+  returned: always
+  type: list
+  elements: str
+  sample: [rocep1s0f1]
+rdma_active:
+  description: The RDMA devices with an active port.
+  returned: always
+  type: list
+  elements: str
+  sample: [roceP2p1s0f1, rocep1s0f1]
+rdma_nccl_ib_hca:
+  description:
+    - A value for C(NCCL_IB_HCA) (C(cluster_nccl_ib_hca)) when several RDMA devices are active, as behind the
+      cabled port of a DGX Spark, so that NCCL uses them all; empty otherwise.
+  returned: always
+  type: str
+  sample: roceP2p1s0f1,rocep1s0f1
+"""
+
+import glob
+import os
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight import (
+    PreflightError,
+    failure_message,
+    interface_summary,
+    judge_docker,
+    judge_free_space,
+    judge_gpus,
+    judge_image,
+    judge_interface,
+    judge_ports,
+    judge_rdma,
+    listening_ports,
+    rdma_devices,
+    running_containers,
+)
+
+PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+SYS_NET = "/sys/class/net"
+SYS_IB = "/sys/class/infiniband"
+CDI_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read(path):
+    """The text of a file, None when it cannot be read (missing, or EINVAL as speed of a virtual device)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def read_interface(name):
+    if not name or "/" in name or not is_dir(os.path.join(SYS_NET, name)):
+        return None
+    return {key: read(os.path.join(SYS_NET, name, key)) for key in ("operstate", "mtu", "speed")}
+
+
+def read_rdma():
+    raw = {}
+    for dev in listdir(SYS_IB):
+        ports = os.path.join(SYS_IB, dev, "ports")
+        raw[dev] = {"netdevs": listdir(os.path.join(SYS_IB, dev, "device", "net")),
+                    "port_states": [read(os.path.join(ports, port, "state")) for port in listdir(ports)]}
+    return raw
+
+
+def read_cdi_specs(dirs):
+    specs = {}
+    for directory in dirs:
+        for path in sorted(glob.glob(os.path.join(directory, "*"))):
+            if path.endswith(CDI_SUFFIXES):
+                specs[path] = read(path) or ""
+    return specs
+
+
+def is_dir(path):
+    return os.path.isdir(path)
+
+
+def free_bytes(path):
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "ports": {"type": "list", "elements": "dict", "default": [], "options": {
+                "port": {"type": "int", "required": True},
+                "name": {"type": "str", "required": True},
+                "holders": {"type": "list", "elements": "str", "default": []},
+            }},
+            "docker": {"type": "bool", "default": True},
+            "image": {"type": "str"},
+            "free_space": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "str", "required": True},
+                "min_gib": {"type": "float", "required": True},
+                "name": {"type": "str", "required": True},
+                "unless_image_present": {"type": "bool", "default": False},
+                "purpose": {"type": "str"},
+            }},
+            "gpus": {"type": "int", "default": 0},
+            "interface": {"type": "str"},
+            "rdma": {"type": "str", "choices": ["auto", "required", "disabled"], "default": "auto"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    problems, warnings = [], []
+    facts = {"hostname": socket.gethostname(), "docker": None, "running_containers": None, "image_present": None,
+             "ports": [], "free_space": [], "interface": None, "rdma_devices": [], "rdma_on_interface": [],
+             "rdma_active": [], "rdma_nccl_ib_hca": ""}
+
+    def done():
+        for warning in warnings:
+            module.warn(warning)
+        if problems:
+            module.fail_json(msg=failure_message(facts["hostname"], problems), problems=problems, **facts)
+        module.exit_json(changed=False, msg=f"{facts['hostname']} passed the preflight checks", problems=[],
+                         **facts)
+
+    try:
+        docker_bin = module.get_bin_path("docker") if p["docker"] else None
+        if p["docker"]:
+            rc, out, err = module.run_command([docker_bin, "info", "--format", "{{json .}}"]) if docker_bin \
+                else (None, "", "")
+            facts["docker"], found = judge_docker(bool(docker_bin), rc, out, err)
+            problems += found
+        if facts["docker"]:
+            if any(item["holders"] for item in p["ports"]):
+                rc, out, err = module.run_command([docker_bin, "ps", "--format", "{{.Names}}"])
+                if rc == 0:
+                    facts["running_containers"] = running_containers(out)
+                else:
+                    problems.append(f"docker ps failed: {' '.join(err.split()) or f'exit code {rc}'}")
+            if p["image"]:
+                rc, out, err = module.run_command([docker_bin, "image", "inspect", "--format", "{{.Id}}",
+                                                   p["image"]])
+                facts["image_present"], found = judge_image(p["image"], rc, err)
+                problems += found
+
+        listening = listening_ports([read(path) or "" for path in PROC_TCP]) if p["ports"] else {}
+        facts["ports"], found = judge_ports(p["ports"], listening, facts["running_containers"])
+        problems += found
+
+        docker_root = facts["docker"]["root_dir"] if facts["docker"] else None
+        facts["free_space"], found = judge_free_space(p["free_space"], docker_root, facts["image_present"],
+                                                      free_bytes, is_dir)
+        problems += found
+
+        if p["gpus"] < 0:
+            problems.append(f"gpus must not be negative, got {p['gpus']}")
+        elif p["gpus"]:
+            smi_bin = module.get_bin_path("nvidia-smi")
+            smi = (True,) + tuple(module.run_command([smi_bin, "-L"])) if smi_bin else (False, None, "", "")
+            cdi_dirs = facts["docker"]["cdi_spec_dirs"] if facts["docker"] else []
+            found_facts, found = judge_gpus(p["gpus"], smi, facts["docker"], read_cdi_specs(cdi_dirs))
+            facts.update(found_facts)
+            problems += found
+
+        if p["interface"]:
+            facts["interface"] = interface_summary(p["interface"], read_interface(p["interface"]))
+            problems += judge_interface(facts["interface"], listdir(SYS_NET))
+        devices = rdma_devices(read_rdma())
+        facts["rdma_devices"] = devices
+        rdma_facts, found, warned = judge_rdma(devices, p["interface"], p["rdma"], is_dir("/dev/infiniband"))
+        facts.update(rdma_facts)
+        problems += found
+        warnings += warned
+    except PreflightError as exc:
+        problems.append(str(exc))
+    done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""When things go wrong, on the lab: bad input fails before anything changes, and each failure an operator meets
+(a dead vLLM, a worker that never joins, a crashed container, a lab host that is down) fails fast with the reason
+and heals on the next run. Every test leaves the cluster whole for the next one."""
+
+import json
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import API, HEAD, RAY_CONTAINERS, SITE, VLLM, WORKER, docker, playbook, started_at
+
+
+def serves_tiny():
+    try:
+        return [m["id"] for m in requests.get(f"{API}/v1/models", timeout=10).json()["data"]] == ["tiny"]
+    except requests.RequestException:
+        return False
+
+
+def converge():
+    """Rerun site as an operator would after a failure; the cluster must answer again."""
+    run = playbook(*SITE)
+    assert run.rc == 0, run.output
+    assert serves_tiny()
+    return run
+
+
+def kill_main_process(host, container):
+    """SIGKILL a container's main process from its lab host, as a crash (docker kill counts as a stop)."""
+    pid = docker(host, "inspect", "-f", "{{.State.Pid}}", container).stdout.strip()
+    assert pid.isdigit() and pid != "0", pid
+    subprocess.run(["docker", "exec", host, "kill", "-9", pid], check=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster_is_whole():
+    """Start from a deployed cluster (an earlier test file may have left it changed)."""
+    if not serves_tiny():
+        converge()
+
+
+# Each bad input must be refused with a message naming the variable, by the preflight play, before any task
+# changes anything: the run reports changed=0 and no container of the service restarts.
+BAD_INPUTS = [
+    ({"vllm_serve_port": 70000}, "vllm_serve_port must be a TCP port between 1 and 65535, got 70000"),
+    ({"vllm_serve_gpu_memory_utilization": 1.5}, "vllm_serve_gpu_memory_utilization must be greater than 0"),
+    ({"vllm_serve_tensor_parallel_size": 0}, "vllm_serve_tensor_parallel_size must be at least 1, got 0"),
+    ({"vllm_serve_tensor_parallel_size": 4}, "= 4 GPUs, but the cluster has 2 node(s) x 1 GPU(s)"),
+    ({"vllm_serve_tensor_paralel_size": 2}, "(did you mean vllm_serve_tensor_parallel_size?)"),
+    ({"cluster_fabric_interface": "eth 0"}, "cluster_fabric_interface must be a network interface name"),
+    ({"cluster_fabric_interface": "eth9"}, "has no interface eth9"),
+    ({"cluster_image": "172.28.0.2:5000/Stacked/VLLM"}, "cluster_image must be an image reference"),
+    ({"cluster_node_ip": "172.28.0.11"}, "spark-1 and spark-2 have the same fabric address 172.28.0.11"),
+    ({"vllm_serve_model": "/root/.cache/huggingface/no-such-model"},
+     "vllm_serve_model /root/.cache/huggingface/no-such-model is not in the cache"),
+    ({"vllm_serve_model": "acme/no-such-model", "vllm_serve_env": {"HF_HUB_OFFLINE": "1"}},
+     "HF_HUB_OFFLINE is set, so vLLM cannot download it"),
+    ({"ray_head_dashboard_host": "0.0.0.0"}, "ray_head_dashboard_host must be a loopback or fabric address"),
+    ({"vllm_serve_extra_args": ["--api-key", "secret"]}, "vllm_serve_extra_args must not set --api-key"),
+]
+
+
+@pytest.mark.parametrize(("extra_vars", "message"), BAD_INPUTS, ids=[next(iter(v)) for v, _ in BAD_INPUTS])
+def test_bad_input_fails_before_anything_changes(extra_vars, message):
+    before = started_at()
+    run = playbook(*SITE, "-e", json.dumps(extra_vars))
+    assert run.rc != 0, run.output
+    assert message in " ".join(run.output.split()), run.output
+    assert run.changed == 0, run.output
+    assert "Check everything before anything changes" in run.output
+    assert "TASK [stacked_sparks.vllm.image_pull" not in run.output, "a play after the preflight ran"
+    assert started_at() == before
+
+
+def test_a_port_held_by_another_process_is_named():
+    server = subprocess.Popen(["docker", "exec", HEAD, "python3", "-m", "http.server", "8001"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        run = playbook(*SITE, "-e", "vllm_serve_port=8001")
+        assert run.rc != 0, run.output
+        assert "port 8001 (vllm_serve_port) is in use" in " ".join(run.output.split()), run.output
+        assert run.changed == 0, run.output
+    finally:
+        server.terminate()
+        subprocess.run(["docker", "exec", HEAD, "pkill", "-f", "http.server 8001"], check=False)
+
+
+def test_vllm_that_dies_fails_the_wait_with_its_log():
+    run = playbook(*SITE, "--tags", "vllm_serve", "-e", "vllm_serve_model=/opt/models/no-such-model")
+    assert run.rc != 0, run.output
+    text = " ".join(run.output.split())
+    assert "vLLM died: container sparks-vllm" in text, run.output
+    assert "last log lines" in text and "no-such-model" in text, run.output
+    converge()
+
+
+def test_worker_that_never_joins_is_named_with_its_log():
+    """The worker cannot reach the head's GCS (a cut fabric, in effect): the Ray wait says what is missing."""
+    rule = ["INPUT", "-s", "172.28.0.12", "-p", "tcp", "--dport", "6379", "-j", "DROP"]
+    subprocess.run(["docker", "exec", HEAD, "iptables", "-I", *rule], check=True)
+    try:
+        docker(WORKER, "restart", RAY_CONTAINERS[WORKER])
+        run = playbook(*SITE, "--tags", "ray_worker", "-e", "ray_worker_wait_timeout=30")
+        assert run.rc != 0, run.output
+        text = " ".join(run.output.split())
+        assert "Ray cluster not ready after 30s: 1 of 2 nodes" in text, run.output
+        assert "docker logs sparks-ray-worker on spark-2" in text, run.output
+    finally:
+        subprocess.run(["docker", "exec", HEAD, "iptables", "-D", *rule], check=True)
+    converge()
+
+
+@pytest.mark.parametrize(("host", "container"), [(HEAD, VLLM), (HEAD, RAY_CONTAINERS[HEAD]),
+                                                 (WORKER, RAY_CONTAINERS[WORKER])])
+def test_rerun_brings_the_cluster_back_after_a_crash(host, container):
+    kill_main_process(host, container)
+    time.sleep(5)
+    converge()
+    assert playbook("playbooks/status.yml").rc == 0
+
+
+def test_rerun_after_a_worker_host_was_down_converges():
+    subprocess.run(["docker", "stop", WORKER], check=True, capture_output=True)
+    try:
+        run = playbook(*SITE)
+        assert run.rc != 0, run.output
+        assert "UNREACHABLE" in run.output or "unreachable=1" in run.output, run.output
+        assert "TASK [stacked_sparks.vllm.image_pull" not in run.output, "the run went on without the worker"
+    finally:
+        subprocess.run(["docker", "start", WORKER], check=True, capture_output=True)
+    for _ in range(60):
+        if docker(WORKER, "info").returncode == 0:
+            break
+        time.sleep(2)
+    converge()
+    assert playbook("playbooks/status.yml").rc == 0

@@ -1,0 +1,682 @@
+"""The preflight checks: the pure functions of module_utils/preflight.py, the fabric_report filter and the glue of
+the node_preflight module.
+
+The fixtures under fixtures/preflight/ are captures: /proc/net/tcp{,6} of a lab host running the Ray head and
+vLLM (plus a TIME_WAIT line and an IPv6 loopback listener), `docker info --format '{{json .}}'` of a Docker 20.10
+engine, trimmed, and of a CLI whose engine does not answer.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from unittest import mock
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.stacked_sparks.vllm.plugins.filter.preflight import FilterModule
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils import preflight
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight import (
+    GPU_TOOLKIT_HINT,
+    PreflightError,
+    docker_summary,
+    fabric_report,
+    failure_message,
+    gpu_count,
+    gpu_list,
+    interface_summary,
+    judge_docker,
+    judge_free_space,
+    judge_gpus,
+    judge_image,
+    judge_interface,
+    judge_ports,
+    judge_rdma,
+    listening_ports,
+    nearest_existing,
+    nvidia_cdi_specs,
+    rdma_devices,
+    rdma_on_interface,
+    running_containers,
+)
+from ansible_collections.stacked_sparks.vllm.plugins.modules import node_preflight
+
+FIXTURES = pathlib.Path(__file__).parents[2] / "fixtures" / "preflight"
+GIB = 2**30
+
+
+def fixture(name):
+    return (FIXTURES / name).read_text()
+
+
+@pytest.fixture
+def docker_info():
+    return json.loads(fixture("docker-info-20.10.json"))
+
+
+def dgx_info(info):
+    """The 20.10 capture as a DGX OS engine shows it: the nvidia runtime and CDI spec dirs (Docker 25 on)."""
+    info = dict(info, Runtimes=dict(info["Runtimes"], nvidia={"path": "nvidia-container-runtime"}))
+    info["CDISpecDirs"] = ["/etc/cdi", "/var/run/cdi"]
+    return info
+
+
+# --- ports -----------------------------------------------------------------------------------------------------
+
+def test_listening_ports_reads_ipv4_and_ipv6_listeners_only():
+    ports = listening_ports([fixture("proc-net-tcp.txt"), fixture("proc-net-tcp6.txt")])
+    assert ports[8000] == ["0.0.0.0"]  # vLLM
+    assert ports[12751] == ["0.0.0.0"]  # 31CF, Ray
+    assert ports[22] == ["0.0.0.0", "::"]  # sshd on both stacks
+    assert ports[10001] == ["127.0.0.1", "172.28.0.11"]  # 2711 twice
+    assert ports[42113] == ["127.0.0.11"]  # Docker's DNS
+    assert ports[34893] == ["::"]  # 884D, IPv6 only
+    assert ports[3306] == ["::1"]
+    # ESTABLISHED (01) and TIME_WAIT (06) local ports are not listeners
+    assert 38700 not in ports  # 972C
+    assert 8080 not in ports  # 1F90 as a remote port
+    assert len(ports) == 10
+
+
+def test_listening_ports_refuses_a_line_it_cannot_read():
+    with pytest.raises(PreflightError, match="unexpected line 2 in /proc/net/tcp"):
+        listening_ports(["  sl  local_address rem_address   st\n   0: 0100007F 00000000:0000 0A 0\n"])
+
+
+def test_listening_ports_of_empty_files():
+    assert listening_ports(["", "  sl  local_address remote_address st tx_queue\n"]) == {}
+
+
+PORTS = [
+    {"port": 8000, "name": "vllm_serve_port", "holders": ["sparks-vllm"]},
+    {"port": 6379, "name": "cluster_ray_port", "holders": ["sparks-ray-head"]},
+    {"port": 22, "name": "ssh_port", "holders": []},
+]
+
+
+def test_judge_ports_our_running_container_holds_its_port():
+    listening = listening_ports([fixture("proc-net-tcp.txt"), fixture("proc-net-tcp6.txt")])
+    report, problems = judge_ports(PORTS[:2], listening, ["sparks-ray-head", "sparks-vllm"])
+    assert problems == []
+    assert report == [
+        {"port": 8000, "name": "vllm_serve_port", "listening": True, "addresses": ["0.0.0.0"],
+         "held_by": "sparks-vllm"},
+        # not listening (yet): the running holder is reported all the same
+        {"port": 6379, "name": "cluster_ray_port", "listening": False, "addresses": [],
+         "held_by": "sparks-ray-head"},
+    ]
+
+
+def test_judge_ports_another_process_holds_the_port():
+    listening = listening_ports([fixture("proc-net-tcp.txt"), fixture("proc-net-tcp6.txt")])
+    report, problems = judge_ports(PORTS, listening, ["sparks-ray-head"])
+    assert problems == [
+        "port 8000 (vllm_serve_port) is in use by another process on this node (listening on 0.0.0.0): "
+        "pick another port or stop what listens there",
+        "port 22 (ssh_port) is in use by another process on this node (listening on 0.0.0.0, ::): "
+        "pick another port or stop what listens there",
+    ]
+    assert [item["held_by"] for item in report] == [None, "sparks-ray-head", None]
+
+
+def test_judge_ports_says_when_docker_could_not_tell():
+    _report, problems = judge_ports(PORTS[:1], {8000: ["0.0.0.0"]}, None)
+    assert problems == ["port 8000 (vllm_serve_port) is in use by another process on this node (listening on "
+                        "0.0.0.0) (Docker did not answer, so whether sparks-vllm holds it is unknown): pick another "
+                        "port or stop what listens there"]
+
+
+# --- Docker ----------------------------------------------------------------------------------------------------
+
+def test_docker_summary_of_a_real_engine(docker_info):
+    assert docker_summary(fixture("docker-info-20.10.json")) == {
+        "server_version": "20.10.24+dfsg1",
+        "root_dir": "/var/lib/docker",
+        "runtimes": ["io.containerd.runc.v2", "io.containerd.runtime.v1.linux", "runc"],
+        "default_runtime": "runc",
+        "cdi_spec_dirs": [],
+        "errors": [],
+    }
+    summary = docker_summary(dgx_info(docker_info))
+    assert "nvidia" in summary["runtimes"]
+    assert summary["cdi_spec_dirs"] == ["/etc/cdi", "/var/run/cdi"]
+
+
+def test_docker_summary_of_an_engine_that_does_not_answer():
+    summary = docker_summary(fixture("docker-info-down.json"))
+    assert summary["server_version"] is None
+    assert summary["errors"] == ["docker info shows no server version"]
+    errors = docker_summary(json.dumps({"ServerVersion": "", "ServerErrors": ["Cannot connect to the Docker daemon"]}))
+    assert errors["errors"] == ["Cannot connect to the Docker daemon"]
+
+
+@pytest.mark.parametrize("text", ["Error: template: :1: function \"json\" not defined", "[1, 2]"])
+def test_docker_summary_refuses_what_is_not_a_json_object(text):
+    with pytest.raises(PreflightError, match="docker info"):
+        docker_summary(text)
+
+
+def test_judge_docker():
+    summary, problems = judge_docker(True, 0, fixture("docker-info-20.10.json"), "")
+    assert problems == []
+    assert summary["root_dir"] == "/var/lib/docker"
+
+    assert judge_docker(False, None, "", "") == (None, [
+        "Docker is not installed: no docker command on this node; install Docker Engine (on DGX OS it comes with "
+        "the system image) and start it"])
+
+    down = ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
+            "errors pretty printing info\n")
+    summary, problems = judge_docker(True, 1, fixture("docker-info-down.json"), down)
+    assert summary is None
+    assert problems == ["the Docker engine does not answer (docker info: Cannot connect to the Docker daemon at "
+                        "unix:///var/run/docker.sock. Is the docker daemon running? errors pretty printing info): "
+                        "start it (systemctl start docker) and check that this user may use it"]
+    # older CLIs exit 0 and put the error in the JSON only
+    summary, problems = judge_docker(True, 0, json.dumps({"ServerErrors": ["permission denied"]}), "")
+    assert summary is None
+    assert "(docker info: permission denied)" in problems[0]
+
+
+def test_running_containers():
+    assert running_containers("sparks-vllm\nsparks-ray-head\n\n") == ["sparks-ray-head", "sparks-vllm"]
+    assert running_containers("") == []
+
+
+def test_judge_image():
+    assert judge_image("img:1", 0, "") == (True, [])
+    assert judge_image("img:1", 1, "Error: No such image: img:1\n") == (False, [])
+    assert judge_image("img:1", 1, "Error response from daemon: No such image: img:1") == (False, [])
+    assert judge_image("img:1", 1, "permission denied while trying to connect") == (
+        None, ["cannot inspect image img:1 (cluster_image): permission denied while trying to connect"])
+
+
+# --- free space ------------------------------------------------------------------------------------------------
+
+DIRS = {"/", "/var", "/var/lib", "/var/lib/docker", "/srv", "/data/docker"}
+
+
+def test_nearest_existing():
+    assert nearest_existing("/var/lib/docker", DIRS.__contains__) == "/var/lib/docker"
+    assert nearest_existing("/srv/hf/cache/", DIRS.__contains__) == "/srv"
+    assert nearest_existing("/nothing/at/all", DIRS.__contains__) == "/"
+
+
+def space(**free_gib):
+    """free_bytes(path) from {path with / as _: GiB}."""
+    return lambda path: int(free_gib[path.strip("/").replace("/", "_") or "root"] * GIB)
+
+
+IMAGE_SPACE = {"path": "docker-root", "min_gib": 30, "name": "cluster_preflight_image_gib",
+               "unless_image_present": True, "purpose": "the image"}
+
+
+def test_judge_free_space_in_docker_root():
+    report, problems = judge_free_space([IMAGE_SPACE], "/var/lib/docker", False, space(var_lib_docker=12.34),
+                                        DIRS.__contains__)
+    assert problems == ["only 12.3 GiB free at /var/lib/docker (Docker's root dir): the image needs 30 GiB "
+                        "(cluster_preflight_image_gib)"]
+    assert report == [{"name": "cluster_preflight_image_gib", "path": "/var/lib/docker",
+                       "checked_path": "/var/lib/docker", "free_gib": 12.3, "min_gib": 30.0, "skipped": False}]
+
+
+def test_judge_free_space_follows_a_moved_docker_root_and_skips_when_the_image_is_there():
+    report, problems = judge_free_space([IMAGE_SPACE], "/data/docker", True, space(data_docker=1.0),
+                                        DIRS.__contains__)
+    assert problems == []
+    assert report[0]["path"] == "/data/docker"
+    assert report[0]["skipped"] is True
+    # without unless_image_present the check is made even with the image present
+    _report, problems = judge_free_space([dict(IMAGE_SPACE, unless_image_present=False)], "/data/docker", True,
+                                         space(data_docker=1.0), DIRS.__contains__)
+    assert problems == ["only 1.0 GiB free at /data/docker (Docker's root dir): the image needs 30 GiB "
+                        "(cluster_preflight_image_gib)"]
+
+
+def test_judge_free_space_of_a_path_not_made_yet_and_docker_unknown():
+    items = [{"path": "/srv/hf/cache", "min_gib": 100.5, "name": "cluster_hf_cache_min_gib"},
+             {"path": "docker-root", "min_gib": 5, "name": "cluster_preflight_image_gib"}]
+    report, problems = judge_free_space(items, None, None, space(srv=100.0, var_lib_docker=5.0), DIRS.__contains__)
+    assert problems == ["only 100.0 GiB free at /srv/hf/cache (its nearest existing directory /srv): it needs "
+                        "100.5 GiB (cluster_hf_cache_min_gib)"]
+    assert report[1]["path"] == "/var/lib/docker"  # Docker's default when docker info gave nothing
+    assert report[1]["free_gib"] == 5.0
+
+
+def test_judge_free_space_unreadable_and_relative():
+    def denied(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    _report, problems = judge_free_space([{"path": "/srv", "min_gib": 1, "name": "x"}], None, None, denied,
+                                         DIRS.__contains__)
+    assert problems == ["cannot read the free space at /srv for x: [Errno 13] Permission denied: '/srv'"]
+    with pytest.raises(PreflightError, match="must be absolute"):
+        judge_free_space([{"path": "srv", "min_gib": 1, "name": "x"}], None, None, space(), DIRS.__contains__)
+
+
+# --- GPUs ------------------------------------------------------------------------------------------------------
+
+def test_gpu_list_and_count():
+    assert gpu_list(fixture("nvidia-smi-L.txt")) == [
+        {"index": 0, "name": "NVIDIA GB10", "uuid": "GPU-5e2b1c1a-1f3e-5f0a-9b1e-2b5c7c1d0a11"}]
+    two = ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaaa)\n"
+           "  MIG 1g.10gb     Device  0: (UUID: MIG-bbbb)\n"
+           "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-cccc)\n")
+    assert gpu_count(two) == 2
+    assert gpu_count("No devices found.\n") == 0
+
+
+CDI_SPEC = """---
+cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+  - name: "0"
+"""
+
+
+def test_nvidia_cdi_specs():
+    specs = {"/etc/cdi/nvidia.yaml": CDI_SPEC, "/etc/cdi/other.yaml": "kind: vendor.example/fpga\n",
+             "/var/run/cdi/nvidia.json": '{"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu"}'}
+    assert nvidia_cdi_specs(specs) == ["/etc/cdi/nvidia.yaml"]  # the JSON form is one line: kind not at a start
+    assert nvidia_cdi_specs({"/var/run/cdi/nvidia.json": '{\n  "kind": "nvidia.com/gpu"\n}'}) == [
+        "/var/run/cdi/nvidia.json"]
+
+
+def test_judge_gpus_on_a_spark(docker_info):
+    smi = (True, 0, fixture("nvidia-smi-L.txt"), "")
+    facts, problems = judge_gpus(1, smi, docker_summary(dgx_info(docker_info)),
+                                 {"/var/run/cdi/nvidia.yaml": CDI_SPEC})
+    assert problems == []
+    assert facts["gpu_count"] == 1
+    assert facts["docker_gpu_support"] == ["runtime nvidia", "CDI /var/run/cdi/nvidia.yaml"]
+
+
+def test_judge_gpus_through_cdi_only_and_too_few(docker_info):
+    info = dict(docker_info, CDISpecDirs=["/etc/cdi", "/var/run/cdi"])
+    facts, problems = judge_gpus(2, (True, 0, fixture("nvidia-smi-L.txt"), ""), docker_summary(info),
+                                 {"/etc/cdi/nvidia.yaml": CDI_SPEC})
+    assert facts["docker_gpu_support"] == ["CDI /etc/cdi/nvidia.yaml"]
+    assert problems == ["this node has 1 GPU(s) (nvidia-smi -L), cluster_gpus_per_node wants 2"]
+
+
+def test_judge_gpus_docker_without_the_toolkit(docker_info):
+    # a spec on disk does not help while Docker has CDI off (no CDISpecDirs)
+    facts, problems = judge_gpus(1, (True, 0, fixture("nvidia-smi-L.txt"), ""), docker_summary(docker_info),
+                                 {"/etc/cdi/nvidia.yaml": CDI_SPEC})
+    assert problems == [GPU_TOOLKIT_HINT]
+    assert facts["docker_gpu_support"] == []
+    assert GPU_TOOLKIT_HINT == ("Docker cannot give GPUs to containers: install the NVIDIA Container Toolkit "
+                                "(nvidia-ctk runtime configure --runtime=docker)")
+
+
+def test_judge_gpus_without_a_driver():
+    _facts, problems = judge_gpus(1, (False, None, "", ""), None, {})
+    assert problems == ["nvidia-smi is not installed: this node has no NVIDIA driver; install it, or set "
+                        "cluster_gpus to false for a node without GPUs"]
+    err = ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
+           "NVIDIA driver is installed and running.\n")
+    _facts, problems = judge_gpus(1, (True, 9, "", err), None, {})
+    assert problems == [f"nvidia-smi -L failed ({err.strip()}): the NVIDIA driver is not working on this node"]
+
+
+# --- RDMA and the interface ------------------------------------------------------------------------------------
+
+# /sys/class/infiniband of a DGX Spark with the second QSFP port cabled: each port is two PCIe functions, so two
+# RoCE devices sit behind the cabled port.
+SPARK_RDMA = {
+    "rocep1s0f0": {"netdevs": ["enp1s0f0np0"], "port_states": ["1: DOWN\n"]},
+    "rocep1s0f1": {"netdevs": ["enp1s0f1np1"], "port_states": ["4: ACTIVE\n"]},
+    "roceP2p1s0f0": {"netdevs": ["enP2p1s0f0np0"], "port_states": ["1: DOWN\n"]},
+    "roceP2p1s0f1": {"netdevs": ["enP2p1s0f1np1"], "port_states": ["4: ACTIVE\n"]},
+}
+
+
+def test_rdma_devices_and_the_interface():
+    devices = rdma_devices(SPARK_RDMA)
+    assert devices[1] == {"name": "roceP2p1s0f1", "netdevs": ["enP2p1s0f1np1"], "state": "ACTIVE"}
+    assert [device["state"] for device in devices] == ["DOWN", "ACTIVE", "DOWN", "ACTIVE"]
+    assert rdma_on_interface(devices, "enp1s0f1np1") == ["rocep1s0f1"]
+    assert rdma_on_interface({"mlx5_0": ["ib0"], "mlx5_1": ["enp1s0f1np1"]}, "enp1s0f1np1") == ["mlx5_1"]
+    assert rdma_on_interface(devices, "eth0") == []
+    assert rdma_devices({"mlx5_0": {"netdevs": [], "port_states": [None]}}) == [
+        {"name": "mlx5_0", "netdevs": [], "state": None}]
+
+
+def test_judge_rdma_on_a_spark_suggests_both_devices():
+    facts, problems, warnings = judge_rdma(rdma_devices(SPARK_RDMA), "enp1s0f1np1", "required", True)
+    assert (problems, warnings) == ([], [])
+    assert facts == {"rdma_on_interface": ["rocep1s0f1"], "rdma_active": ["roceP2p1s0f1", "rocep1s0f1"],
+                     "rdma_nccl_ib_hca": "roceP2p1s0f1,rocep1s0f1"}
+
+
+@pytest.mark.parametrize("mode, problems, warnings", [
+    ("auto", [], ["no RDMA device on eth0 (ibdev2netdev shows none): NCCL will fall back to TCP sockets "
+                  "(~3 GB/s instead of ~23 GB/s)"]),
+    ("required", ["no RDMA device on eth0 (ibdev2netdev shows none), and cluster_rdma is required: fix RDMA "
+                  "(ibdev2netdev), check cluster_fabric_interface, or set cluster_rdma to auto"], []),
+    ("disabled", [], []),
+])
+def test_judge_rdma_without_a_device(mode, problems, warnings):
+    facts, found, warned = judge_rdma([], "eth0", mode, False)
+    assert (found, warned) == (problems, warnings)
+    assert facts == {"rdma_on_interface": [], "rdma_active": [], "rdma_nccl_ib_hca": ""}
+
+
+def test_judge_rdma_device_down_or_not_usable_in_containers():
+    down = dict(SPARK_RDMA, rocep1s0f1={"netdevs": ["enp1s0f1np1"], "port_states": ["1: DOWN"]})
+    facts, _problems, warnings = judge_rdma(rdma_devices(down), "enp1s0f1np1", "auto", True)
+    assert facts["rdma_nccl_ib_hca"] == ""  # a single active device needs no NCCL_IB_HCA
+    assert warnings == ["the RDMA device on enp1s0f1np1 is not active (rocep1s0f1 DOWN): NCCL will fall back to "
+                        "TCP sockets (~3 GB/s instead of ~23 GB/s)"]
+    _facts, _problems, warnings = judge_rdma(rdma_devices(SPARK_RDMA), "enp1s0f1np1", "auto", False)
+    assert warnings[0].startswith("RDMA device rocep1s0f1 sits on enp1s0f1np1 but /dev/infiniband is missing")
+
+
+def test_judge_rdma_judges_nothing_without_an_interface():
+    facts, problems, warnings = judge_rdma([], None, "required", False)
+    assert (problems, warnings) == ([], [])
+    facts, problems, warnings = judge_rdma(rdma_devices(SPARK_RDMA), None, "auto", True)
+    assert (problems, warnings) == ([], [])
+    assert facts == {"rdma_on_interface": [], "rdma_active": ["roceP2p1s0f1", "rocep1s0f1"],
+                     "rdma_nccl_ib_hca": "roceP2p1s0f1,rocep1s0f1"}
+
+
+def test_interface_summary_and_judge():
+    spark = interface_summary("enp1s0f1np1", {"operstate": "up\n", "mtu": "9000\n", "speed": "200000\n"})
+    assert spark == {"name": "enp1s0f1np1", "exists": True, "operstate": "up", "mtu": 9000, "speed": 200000}
+    assert judge_interface(spark, ["enp1s0f1np1", "lo"]) == []
+    # a virtual device: speed -1, or unreadable (EINVAL) on lo
+    assert interface_summary("docker0", {"operstate": "down\n", "mtu": "1500\n", "speed": "-1\n"})["speed"] is None
+    loopback = interface_summary("lo", {"operstate": "unknown\n", "mtu": "65536\n", "speed": None})
+    assert (loopback["operstate"], loopback["speed"]) == ("unknown", None)
+    assert judge_interface(loopback, ["lo"]) == []
+    down = interface_summary("enp1s0f1np1", {"operstate": "down\n", "mtu": "9000\n", "speed": "-1\n"})
+    assert judge_interface(down, []) == ["interface enp1s0f1np1 is down (cluster_fabric_interface): check the "
+                                         "cable and bring it up"]
+    missing = interface_summary("enp1s0f1np1", None)
+    assert missing["exists"] is False
+    assert judge_interface(missing, ["lo", "eth0"]) == ["this node has no interface enp1s0f1np1 "
+                                                        "(cluster_fabric_interface); it has: eth0, lo"]
+
+
+def test_failure_message():
+    assert failure_message("spark-1", ["a", "b"]) == "2 problem(s) on spark-1: a; b"
+
+
+# --- the fabric report -----------------------------------------------------------------------------------------
+
+def iface(address="192.168.100.10", prefix="24", mtu=9000, speed=200000, active=True, **more):
+    """Facts of the interface as ansible.builtin.setup gathers them (prefix is a string there)."""
+    facts = {"device": "enp1s0f1np1", "active": active, "mtu": mtu, "type": "ether", "promisc": False,
+             "macaddress": "4c:bb:47:2c:31:e1"}
+    if speed is not None:
+        facts["speed"] = speed
+    if address:
+        facts["ipv4"] = {"address": address, "broadcast": "192.168.100.255", "netmask": "255.255.255.0",
+                         "network": "192.168.100.0", "prefix": prefix}
+    facts.update(more)
+    return facts
+
+
+def report(nodes, **options):
+    return fabric_report(dict({"nodes": nodes, "interface": "enp1s0f1np1"}, **options))
+
+
+def test_fabric_report_good():
+    result = report({"spark-1": iface(), "spark-2": iface("192.168.100.11")}, network="192.168.100.0/24")
+    assert result == {"errors": [], "warnings": [], "lines": [
+        "spark-1: enp1s0f1np1 up, 192.168.100.10/24, MTU 9000, 200000 Mb/s",
+        "spark-2: enp1s0f1np1 up, 192.168.100.11/24, MTU 9000, 200000 Mb/s",
+    ]}
+
+
+def test_fabric_report_missing_interface():
+    result = report({"spark-1": iface(), "spark-2": None}, interfaces={"spark-2": ["eth0", "lo"]})
+    assert result["errors"] == ["spark-2 has no interface enp1s0f1np1 (cluster_fabric_interface); it has: eth0, lo"]
+    assert result["lines"][1] == "spark-2: enp1s0f1np1 missing"
+    assert report({"spark-1": iface(), "spark-2": {}})["errors"] == [
+        "spark-2 has no interface enp1s0f1np1 (cluster_fabric_interface)"]
+
+
+def test_fabric_report_down_and_without_address():
+    result = report({"spark-1": iface(), "spark-2": iface(None, active=False, speed=-1)})
+    assert result["errors"] == [
+        "enp1s0f1np1 is down on spark-2 (cluster_fabric_interface): check the cable and bring it up",
+        "spark-2 has no IPv4 address on enp1s0f1np1 (cluster_fabric_interface): give it one, or set "
+        "cluster_node_ip for spark-2",
+    ]
+    assert result["lines"][1] == "spark-2: enp1s0f1np1 down, no IPv4 address, MTU 9000, speed unknown"
+
+
+def test_fabric_report_override_replaces_a_missing_address():
+    result = report({"spark-1": iface(), "spark-2": iface(None)}, node_ips={"spark-1": "", "spark-2": "192.168.100.11"})
+    assert result["errors"] == []
+    assert result["lines"][1] == "spark-2: enp1s0f1np1 up, 192.168.100.11 (cluster_node_ip), MTU 9000, 200000 Mb/s"
+
+
+def test_fabric_report_override_not_on_the_interface_and_outside_the_network():
+    result = report({"spark-1": iface(), "spark-2": iface("192.168.100.11")}, node_ips={"spark-2": "10.0.0.11"})
+    assert result["errors"] == [
+        "spark-2's fabric address 10.0.0.11 is not in 192.168.100.0/24 (the network of spark-1, the head): all "
+        "nodes must share one subnet; fix the address, set cluster_node_ip for spark-2, or set "
+        "cluster_fabric_network"]
+    assert result["warnings"] == [
+        "cluster_node_ip 10.0.0.11 of spark-2 is not an address of enp1s0f1np1 there (it has 192.168.100.11): Ray "
+        "and NCCL would use an address the interface does not have"]
+
+
+def test_fabric_report_different_subnets():
+    result = report({"spark-1": iface(), "spark-2": iface("192.168.101.11")})
+    assert result["errors"] == [
+        "spark-2's fabric address 192.168.101.11 is not in 192.168.100.0/24 (the network of spark-1, the head): "
+        "all nodes must share one subnet; fix the address, set cluster_node_ip for spark-2, or set "
+        "cluster_fabric_network"]
+    # a wider cluster_fabric_network takes both
+    assert report({"spark-1": iface(), "spark-2": iface("192.168.101.11")}, network="192.168.0.0/16")["errors"] == []
+    result = report({"spark-1": iface(), "spark-2": iface("192.168.100.11")}, network="10.0.0.0/24")
+    assert [error.split("'")[0] for error in result["errors"]] == ["spark-1", "spark-2"]
+    assert "(cluster_fabric_network)" in result["errors"][0]
+
+
+def test_fabric_report_duplicate_addresses():
+    result = report({"spark-1": iface(), "spark-2": iface(), "spark-3": iface("192.168.100.12")},
+                    node_ips={"spark-3": "192.168.100.10"})
+    assert result["errors"] == ["spark-1 and spark-2 and spark-3 have the same fabric address 192.168.100.10: each "
+                                "node needs its own (cluster_node_ip)"]
+
+
+def test_fabric_report_mtu_and_speed_warnings():
+    result = report({"spark-1": iface(mtu=1500), "spark-2": iface("192.168.100.11", mtu=9000, speed=100000)})
+    assert result["errors"] == []
+    assert result["warnings"] == [
+        "MTU below 9000 on enp1s0f1np1: spark-1 1500. NCCL over RoCE reaches ~23.7 GB/s at MTU 9000, ~19-21 at "
+        "1500: set MTU 9000 on the fabric of every node",
+        "the MTU of enp1s0f1np1 differs between the nodes: spark-1 1500, spark-2 9000; set the same on every node "
+        "(frames above the smallest are dropped)",
+        "the link speed of enp1s0f1np1 differs between the nodes: spark-1 200000 Mb/s, spark-2 100000 Mb/s; check "
+        "the cable and the port settings",
+    ]
+    # a speed the device does not tell is not a difference
+    assert report({"spark-1": iface(), "spark-2": iface("192.168.100.11", speed=-1)})["warnings"] == []
+    assert report({"spark-1": iface(), "spark-2": iface("192.168.100.11", speed=None)})["warnings"] == []
+
+
+def test_fabric_report_ipv6_is_out_of_scope():
+    v6 = iface(None, ipv6=[{"address": "fd00::11", "prefix": "64", "scope": "global"}])
+    result = report({"spark-1": iface(), "spark-2": v6})
+    assert result["errors"] == ["spark-2 has only IPv6 addresses on enp1s0f1np1: IPv6-only fabrics are out of scope "
+                                "of this collection; give enp1s0f1np1 an IPv4 address, or set cluster_node_ip for "
+                                "spark-2"]
+    result = report({"spark-1": iface(), "spark-2": iface("192.168.100.11")}, node_ips={"spark-2": "fd00::11"})
+    assert result["errors"][0].startswith("cluster_node_ip of spark-2 is IPv6 (fd00::11): IPv6 fabrics are out of")
+    assert "IPv6 fabrics are out of scope" in report({"spark-1": iface()}, network="fd00::/64")["errors"][0]
+
+
+def test_fabric_report_head_without_address_needs_a_network():
+    nodes = {"spark-1": iface(None), "spark-2": iface("192.168.100.11")}
+    result = report(nodes, node_ips={"spark-1": "192.168.100.10"})
+    assert result["errors"] == ["cannot tell the fabric network: spark-1 (the head) has no IPv4 address with a "
+                                "prefix on the fabric interface; set cluster_fabric_network"]
+    result = report(nodes, node_ips={"spark-1": "192.168.100.10"}, network="192.168.100.0/24")
+    assert result["errors"] == []
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"nodes": {"spark-1": None}}, "cluster_fabric_interface must be set"),
+    ({"nodes": {}, "interface": "eth0"}, "with one node at least"),
+    ({"nodes": {"spark-1": None}, "interface": "eth0", "network": "192.168.100.0/33"}, "cluster_fabric_network"),
+    ({"nodes": {"spark-1": None}, "interface": "eth0", "node_ips": {"spark-1": "spark-1"}},
+     "cluster_node_ip of spark-1 must be an IP address, got 'spark-1'"),
+    ({"nodes": {"spark-1": None}, "interface": "eth0", "node_ips": ["192.168.100.10"]}, "node_ips must be a dict"),
+    ({"nodes": {"spark-1": None}, "interface": "eth0", "head": "spark-1"},
+     "unknown option(s) head; it knows interface, interfaces, network, node_ips, nodes"),
+])
+def test_fabric_report_bad_options(options, message):
+    with pytest.raises(PreflightError) as err:
+        fabric_report(options)
+    assert message in str(err.value)
+
+
+def test_filter_wraps_fabric_report():
+    filters = FilterModule().filters()
+    assert sorted(filters) == ["fabric_report"]
+    nodes = {"spark-1": iface(), "spark-2": iface("192.168.100.11")}
+    assert filters["fabric_report"]({"nodes": nodes, "interface": "enp1s0f1np1"}) == report(nodes)
+    with pytest.raises(AnsibleFilterError, match="cluster_fabric_interface must be set"):
+        filters["fabric_report"]({"nodes": nodes})
+
+
+def test_filter_sidecar_docs_match_the_options():
+    docs = yaml.safe_load((pathlib.Path(preflight.__file__).parents[1] / "filter" / "fabric_report.yml").read_text())
+    assert docs["DOCUMENTATION"]["name"] == "fabric_report"
+    assert "stacked_sparks.vllm.fabric_report" in docs["EXAMPLES"]
+    documented = sorted(docs["DOCUMENTATION"]["options"]["_input"]["suboptions"])
+    with pytest.raises(PreflightError) as err:
+        fabric_report({"no_such_option": 1})
+    assert str(err.value).endswith("it knows " + ", ".join(documented))
+
+
+# --- the module's glue -----------------------------------------------------------------------------------------
+
+class FakeNode:
+    """The files and commands of a node, for node_preflight's main()."""
+
+    def __init__(self, files, commands, dirs=(), bins=("docker", "nvidia-smi")):
+        self.files, self.commands, self.dirs, self.bins = files, commands, set(dirs), bins
+        self.ran = []
+
+    def run_command(self, argv, **kwargs):
+        self.ran.append(argv[1:])
+        return self.commands[" ".join(argv[1:])]
+
+    def get_bin_path(self, name, *args, **kwargs):
+        return f"/usr/bin/{name}" if name in self.bins else None
+
+
+@pytest.fixture
+def node(monkeypatch):
+    def install(files, commands, dirs=(), bins=("docker", "nvidia-smi")):
+        fake = FakeNode(files, commands, dirs, bins)
+        monkeypatch.setattr(node_preflight.AnsibleModule, "run_command",
+                            lambda self, argv, **kw: fake.run_command(argv))
+        monkeypatch.setattr(node_preflight.AnsibleModule, "get_bin_path",
+                            lambda self, name, *a, **kw: fake.get_bin_path(name))
+        monkeypatch.setattr(node_preflight, "read", fake.files.get)
+        monkeypatch.setattr(node_preflight, "listdir", lambda path: sorted(
+            {key[len(path) + 1:].split("/")[0] for key in list(fake.files) + list(fake.dirs)
+             if key.startswith(path + "/")}))
+        monkeypatch.setattr(node_preflight, "read_interface", lambda name: {
+            key: fake.files.get(f"/sys/class/net/{name}/{key}") for key in ("operstate", "mtu", "speed")}
+            if f"/sys/class/net/{name}" in fake.dirs else None)
+        monkeypatch.setattr(node_preflight, "free_bytes", lambda path: 40 * GIB)
+        monkeypatch.setattr(node_preflight, "is_dir", lambda path: path in fake.dirs or path == "/")
+        monkeypatch.setattr(node_preflight.socket, "gethostname", lambda: "spark-1")
+        return fake
+
+    return install
+
+
+SPARK_FILES = {
+    "/proc/net/tcp": fixture("proc-net-tcp.txt"),
+    "/proc/net/tcp6": fixture("proc-net-tcp6.txt"),
+    "/sys/class/net/enp1s0f1np1/operstate": "up\n",
+    "/sys/class/net/enp1s0f1np1/mtu": "9000\n",
+    "/sys/class/net/enp1s0f1np1/speed": "200000\n",
+    "/sys/class/infiniband/rocep1s0f1/ports/1/state": "4: ACTIVE\n",
+    "/sys/class/infiniband/roceP2p1s0f1/ports/1/state": "4: ACTIVE\n",
+}
+SPARK_DIRS = {"/sys/class/net/enp1s0f1np1", "/sys/class/net/lo",
+              "/sys/class/infiniband/rocep1s0f1/device/net/enp1s0f1np1",
+              "/sys/class/infiniband/roceP2p1s0f1/device/net/enP2p1s0f1np1", "/dev/infiniband", "/var",
+              "/var/lib", "/var/lib/docker"}
+ARGS = {"interface": "enp1s0f1np1", "gpus": 1, "image": "nvcr.io/nvidia/vllm:25.11-py3",
+        "ports": [{"port": 8000, "name": "vllm_serve_port", "holders": ["sparks-vllm"]}],
+        "free_space": [{"path": "docker-root", "min_gib": 30, "name": "cluster_preflight_image_gib",
+                        "unless_image_present": True}]}
+
+
+def spark_commands(docker_info, running="sparks-vllm\n", image=(0, "sha256:abc\n", "")):
+    return {
+        "info --format {{json .}}": (0, json.dumps(dgx_info(docker_info)), ""),
+        "ps --format {{.Names}}": (0, running, ""),
+        "image inspect --format {{.Id}} nvcr.io/nvidia/vllm:25.11-py3": image,
+        "-L": (0, fixture("nvidia-smi-L.txt"), ""),
+    }
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_module_passes_on_a_ready_spark(run_module, node, docker_info, check_mode):
+    fake = node(SPARK_FILES, spark_commands(docker_info), SPARK_DIRS)
+    with mock.patch.object(node_preflight.AnsibleModule, "warn") as warn:
+        result = run_module(node_preflight.main, dict(ARGS, _ansible_check_mode=check_mode))
+    assert result.get("failed") is None, result
+    assert result["changed"] is False
+    assert result["problems"] == []
+    assert result["msg"] == "spark-1 passed the preflight checks"
+    assert result["ports"][0]["held_by"] == "sparks-vllm"
+    assert result["image_present"] is True
+    assert result["free_space"][0]["skipped"] is True
+    assert result["interface"] == {"name": "enp1s0f1np1", "exists": True, "operstate": "up", "mtu": 9000,
+                                   "speed": 200000}
+    assert result["rdma_on_interface"] == ["rocep1s0f1"]
+    assert result["rdma_nccl_ib_hca"] == "roceP2p1s0f1,rocep1s0f1"
+    assert result["gpu_count"] == 1
+    assert result["docker"]["server_version"] == "20.10.24+dfsg1"
+    warn.assert_not_called()
+    assert fake.ran == [["info", "--format", "{{json .}}"], ["ps", "--format", "{{.Names}}"],
+                        ["image", "inspect", "--format", "{{.Id}}", "nvcr.io/nvidia/vllm:25.11-py3"], ["-L"]]
+
+
+def test_module_fails_with_every_problem_and_still_reports(run_module, node, docker_info):
+    files = {key: value for key, value in SPARK_FILES.items() if "infiniband" not in key}
+    dirs = {path for path in SPARK_DIRS if "infiniband" not in path}
+    node(files, spark_commands(docker_info, running="", image=(1, "", "Error: No such image: nvcr.io/...")), dirs)
+    args = dict(ARGS, free_space=[dict(ARGS["free_space"][0], min_gib=50)])
+    with mock.patch.object(node_preflight.AnsibleModule, "warn") as warn:
+        result = run_module(node_preflight.main, args)
+    assert result["failed"] is True
+    assert result["problems"] == [
+        "port 8000 (vllm_serve_port) is in use by another process on this node (listening on 0.0.0.0): pick another "
+        "port or stop what listens there",
+        "only 40.0 GiB free at /var/lib/docker (Docker's root dir): it needs 50 GiB (cluster_preflight_image_gib)",
+    ]
+    assert result["msg"] == "2 problem(s) on spark-1: " + "; ".join(result["problems"])
+    assert result["image_present"] is False
+    assert result["free_space"][0]["free_gib"] == 40.0
+    warn.assert_called_once_with("no RDMA device on enp1s0f1np1 (ibdev2netdev shows none): NCCL will fall back to "
+                                 "TCP sockets (~3 GB/s instead of ~23 GB/s)")
+
+
+def test_module_without_docker(run_module, node):
+    node(SPARK_FILES, {}, SPARK_DIRS, bins=())
+    result = run_module(node_preflight.main, {"ports": [{"port": 22, "name": "ssh_port"}]})
+    assert result["problems"] == [
+        "Docker is not installed: no docker command on this node; install Docker Engine (on DGX OS it comes with "
+        "the system image) and start it",
+        "port 22 (ssh_port) is in use by another process on this node (listening on 0.0.0.0, ::): pick another port "
+        "or stop what listens there",
+    ]
+    assert result["msg"].startswith("2 problem(s) on spark-1: Docker is not installed")
+    assert result["docker"] is None
+    assert result["interface"] is None
