@@ -62,22 +62,58 @@ def listening_ports(texts):
     return {port: sorted(addresses) for port, addresses in sorted(ports.items())}
 
 
-def judge_ports(ports, listening, running):
+def listening_inodes(texts):
+    """The socket inodes of the TCP ports in state LISTEN in /proc/net/tcp{,6} texts, as {port: sorted inodes}."""
+    inodes = {}
+    for text in texts:
+        for line in text.splitlines():
+            match = _TCP_LINE.match(line)
+            fields = line.split()
+            if match and match.group(3).upper() == _TCP_LISTEN and len(fields) > 9 and fields[9].isdigit():
+                inodes.setdefault(int(match.group(2), 16), set()).add(int(fields[9]))
+    return {port: sorted(found) for port, found in sorted(inodes.items())}
+
+
+def container_ids(ps_output):
+    """{container id: name} from `docker ps --no-trunc --format '{{.ID}} {{.Names}}'`."""
+    pairs = (line.split(None, 1) for line in ps_output.splitlines() if line.strip())
+    return {pair[0]: pair[1].strip() for pair in pairs if len(pair) == 2}
+
+
+def owner_of(cgroup_text, containers):
+    """The name of the container (of {id: name}) a process belongs to, from its /proc/PID/cgroup, or "" for a
+    process outside them. cgroup v1 (/docker/<id>) and v2 (docker-<id>.scope) paths both carry the full id."""
+    for container_id in re.findall(r"[0-9a-f]{64}", cgroup_text or ""):
+        if container_id in containers:
+            return containers[container_id]
+    return ""
+
+
+def judge_ports(ports, listening, running, owners=None):
     """Report each wanted port and say which are taken. ports: [{port, name, holders}]; listening: from
-    listening_ports; running: names of the running containers, or None when Docker could not tell.
+    listening_ports; running: names of the running containers, or None when Docker could not tell; owners:
+    {port: names of the containers whose processes listen there, "" for a process outside every container},
+    None (or a port missing) when the owners could not be read: then a running holder is taken to hold it.
     Returns (report, problems)."""
     report, problems = [], []
     for item in ports:
         port, name, holders = item["port"], item["name"], list(item.get("holders") or [])
         addresses = listening.get(port, [])
-        held_by = next((holder for holder in holders if running and holder in running), None)
+        found = (owners or {}).get(port)
+        if found is None:
+            held_by = next((holder for holder in holders if running and holder in running), None)
+            foreign = [] if held_by else [""]
+        else:
+            held_by = next((owner for owner in found if owner in holders), None)
+            foreign = [owner for owner in found if owner not in holders]
         report.append({"port": port, "name": name, "listening": bool(addresses), "addresses": addresses,
                        "held_by": held_by})
-        if addresses and held_by is None:
+        if addresses and foreign:
             where = ", ".join(addresses)
+            who = (f"container {', '.join(sorted(set(foreign) - {''}))}" if any(foreign) else "another process")
             unknown = (f" (Docker did not answer, so whether {', '.join(holders)} holds it is unknown)"
-                       if holders and running is None else "")
-            problems.append(f"port {port} ({name}) is in use by another process on this node (listening on "
+                       if holders and running is None and found is None else "")
+            problems.append(f"port {port} ({name}) is in use by {who} on this node (listening on "
                             f"{where}){unknown}: pick another port or stop what listens there")
     return report, problems
 
@@ -121,11 +157,6 @@ def judge_docker(found, rc, out, err):
         return None, [f"the Docker engine does not answer (docker info: {why}): start it "
                       "(systemctl start docker) and check that this user may use it"]
     return summary, []
-
-
-def running_containers(ps_output):
-    """The names `docker ps --format '{{.Names}}'` printed."""
-    return sorted(line.strip() for line in ps_output.splitlines() if line.strip())
 
 
 def judge_image(image, rc, err):

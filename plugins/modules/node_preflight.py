@@ -33,9 +33,11 @@ options:
   ports:
     description:
       - TCP ports the cluster will listen on. A port that something listens on (IPv4 or IPv6, any address) is a
-        problem, unless one of its O(ports[].holders) is a running container (the cluster's containers use the
-        host's network, so when they run they hold their ports).
-      - Read from C(/proc/net/tcp) and C(/proc/net/tcp6) of the node's network namespace.
+        problem, unless the processes that listen there belong to its O(ports[].holders) (the cluster's containers
+        use the host's network, so when they run they hold their ports).
+      - Read from C(/proc/net/tcp) and C(/proc/net/tcp6) of the node's network namespace; the listening sockets'
+        processes from C(/proc/PID/fd), their containers from C(/proc/PID/cgroup) (which needs root to see every
+        process). When no process can be seen holding the socket, a running holder is taken to hold it.
     type: list
     elements: dict
     default: []
@@ -161,8 +163,9 @@ hostname:
   sample: spark-1
 ports:
   description:
-    - The state of each port of O(ports). C(held_by) is the first of its O(ports[].holders) that runs, V(null)
-      when none does; C(addresses) are the addresses something listens on.
+    - The state of each port of O(ports). C(held_by) is the one of its O(ports[].holders) whose process listens
+      there (when the sockets' owners cannot be read, the first holder that runs), V(null) when none does;
+      C(addresses) are the addresses something listens on.
   returned: always
   type: list
   elements: dict
@@ -261,9 +264,11 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     judge_interface,
     judge_ports,
     judge_rdma,
+    container_ids,
+    listening_inodes,
     listening_ports,
+    owner_of,
     rdma_devices,
-    running_containers,
 )
 
 PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
@@ -312,6 +317,24 @@ def read_cdi_specs(dirs):
     return specs
 
 
+def socket_owners(inodes, containers):
+    """{port: sorted owner names} of the given {port: inodes}: the processes holding those sockets, found through
+    /proc/PID/fd, named by their container (owner_of). A port whose socket has no visible holder is left out."""
+    wanted = {inode: port for port, found in inodes.items() for inode in found}
+    owners = {}
+    for pid in (entry for entry in listdir("/proc") if entry.isdigit()):
+        fd_dir = os.path.join("/proc", pid, "fd")
+        for fd in listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:[") and int(target[8:-1]) in wanted:
+                port = wanted[int(target[8:-1])]
+                owners.setdefault(port, set()).add(owner_of(read(os.path.join("/proc", pid, "cgroup")), containers))
+    return {port: sorted(names) for port, names in owners.items()}
+
+
 def is_dir(path):
     return os.path.isdir(path)
 
@@ -358,6 +381,7 @@ def main():
         module.exit_json(changed=False, msg=f"{facts['hostname']} passed the preflight checks", problems=[],
                          **facts)
 
+    containers = {}
     try:
         docker_bin = module.get_bin_path("docker") if p["docker"] else None
         if p["docker"]:
@@ -367,9 +391,10 @@ def main():
             problems += found
         if facts["docker"]:
             if any(item["holders"] for item in p["ports"]):
-                rc, out, err = module.run_command([docker_bin, "ps", "--format", "{{.Names}}"])
+                rc, out, err = module.run_command([docker_bin, "ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"])
                 if rc == 0:
-                    facts["running_containers"] = running_containers(out)
+                    containers = container_ids(out)
+                    facts["running_containers"] = sorted(containers.values())
                 else:
                     problems.append(f"docker ps failed: {' '.join(err.split()) or f'exit code {rc}'}")
             if p["image"]:
@@ -378,8 +403,12 @@ def main():
                 facts["image_present"], found = judge_image(p["image"], rc, err)
                 problems += found
 
-        listening = listening_ports([read(path) or "" for path in PROC_TCP]) if p["ports"] else {}
-        facts["ports"], found = judge_ports(p["ports"], listening, facts["running_containers"])
+        tcp = [read(path) or "" for path in PROC_TCP] if p["ports"] else []
+        listening = listening_ports(tcp)
+        wanted = {port: found for port, found in listening_inodes(tcp).items()
+                  if any(item["port"] == port for item in p["ports"])}
+        owners = socket_owners(wanted, containers) if wanted else {}
+        facts["ports"], found = judge_ports(p["ports"], listening, facts["running_containers"], owners)
         problems += found
 
         docker_root = facts["docker"]["root_dir"] if facts["docker"] else None

@@ -62,7 +62,7 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("extra_vars", "message"), BAD_INPUTS, ids=[next(iter(v)) for v, _ in BAD_INPUTS])
+@pytest.mark.parametrize(("extra_vars", "message"), BAD_INPUTS, ids=[next(iter(case[0])) for case in BAD_INPUTS])
 def test_bad_input_fails_before_anything_changes(extra_vars, message):
     before = started_at()
     run = playbook(*SITE, "-e", json.dumps(extra_vars))
@@ -131,9 +131,8 @@ def test_rerun_after_a_worker_host_was_down_converges():
         assert "TASK [stacked_sparks.vllm.image_pull" not in run.output, "the run went on without the worker"
     finally:
         subprocess.run(["docker", "start", WORKER], check=True, capture_output=True)
-    for _ in range(60):
-        if docker(WORKER, "info").returncode == 0:
-            break
+    deadline = time.monotonic() + 120
+    while docker(WORKER, "info").returncode != 0 and time.monotonic() < deadline:
         time.sleep(2)
     converge()
     assert playbook("playbooks/status.yml").rc == 0

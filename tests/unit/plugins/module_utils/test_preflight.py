@@ -18,6 +18,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.stacked_sparks.vllm.plugins.filter.preflight import FilterModule
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils import preflight
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight import (
+    container_ids,
+    listening_inodes,
+    owner_of,
     GPU_TOOLKIT_HINT,
     PreflightError,
     docker_summary,
@@ -38,7 +41,6 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     nvidia_cdi_specs,
     rdma_devices,
     rdma_on_interface,
-    running_containers,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.modules import node_preflight
 
@@ -120,6 +122,22 @@ def test_judge_ports_another_process_holds_the_port():
     assert [item["held_by"] for item in report] == [None, "sparks-ray-head", None]
 
 
+def test_judge_ports_by_the_owners_of_the_sockets():
+    """The port the inventory now asks for is held by a process outside the containers, while vLLM runs on its
+    old port: the running holder does not excuse it."""
+    listening = {8000: ["0.0.0.0"], 8001: ["0.0.0.0"], 6379: ["0.0.0.0"]}
+    ports = [{"port": 8001, "name": "vllm_serve_port", "holders": ["sparks-vllm"]},
+             {"port": 6379, "name": "cluster_ray_port", "holders": ["sparks-ray-head"]}]
+    running = ["sparks-ray-head", "sparks-vllm"]
+    report, problems = judge_ports(ports, listening, running, {8001: [""], 6379: ["sparks-ray-head"]})
+    assert problems == ["port 8001 (vllm_serve_port) is in use by another process on this node (listening on "
+                        "0.0.0.0): pick another port or stop what listens there"]
+    assert [item["held_by"] for item in report] == [None, "sparks-ray-head"]
+    _report, problems = judge_ports(ports[1:], listening, running, {6379: ["sparks-vllm", "sparks-ray-head"]})
+    assert problems == ["port 6379 (cluster_ray_port) is in use by container sparks-vllm on this node (listening "
+                        "on 0.0.0.0): pick another port or stop what listens there"]
+
+
 def test_judge_ports_says_when_docker_could_not_tell():
     _report, problems = judge_ports(PORTS[:1], {8000: ["0.0.0.0"]}, None)
     assert problems == ["port 8000 (vllm_serve_port) is in use by another process on this node (listening on "
@@ -179,9 +197,32 @@ def test_judge_docker():
     assert "(docker info: permission denied)" in problems[0]
 
 
-def test_running_containers():
-    assert running_containers("sparks-vllm\nsparks-ray-head\n\n") == ["sparks-ray-head", "sparks-vllm"]
-    assert running_containers("") == []
+VLLM_ID, HEAD_ID = "d6b15c16497d18a4640f58d4b0d97cee0c1791a20e7127b796a5f46c769f2a22", "a40cb3ef" + "0" * 56
+
+
+def test_container_ids():
+    assert container_ids(f"{VLLM_ID} sparks-vllm\n{HEAD_ID} sparks-ray-head\n\n") == {
+        VLLM_ID: "sparks-vllm", HEAD_ID: "sparks-ray-head"}
+    assert container_ids("") == {}
+
+
+@pytest.mark.parametrize(("cgroup", "owner"), [
+    # cgroup v1 inside a Docker-in-Docker lab host: the outer id, then the inner one
+    ("9:name=systemd:/docker/83c8dcd0f5f6adec614c897b2f0b06a601b7dc9d5f571294ee89344b13a3e1bc/" + VLLM_ID + "\n",
+     "sparks-vllm"),
+    (f"0::/system.slice/docker-{HEAD_ID}.scope\n", "sparks-ray-head"),   # cgroup v2 with systemd
+    ("0::/user.slice/user-1000.slice/session-3.scope\n", ""),             # a process outside any container
+    (None, ""),                                                            # gone before it was read
+])
+def test_owner_of(cgroup, owner):
+    assert owner_of(cgroup, {VLLM_ID: "sparks-vllm", HEAD_ID: "sparks-ray-head"}) == owner
+
+
+def test_listening_inodes():
+    inodes = listening_inodes([fixture("proc-net-tcp.txt"), fixture("proc-net-tcp6.txt")])
+    assert inodes[0x3A4F] == [1046002]
+    assert inodes[22] == [1018884, 1018885]   # IPv4 and IPv6
+    assert set(inodes) == set(listening_ports([fixture("proc-net-tcp.txt"), fixture("proc-net-tcp6.txt")]))
 
 
 def test_judge_image():
@@ -616,10 +657,10 @@ ARGS = {"interface": "enp1s0f1np1", "gpus": 1, "image": "nvcr.io/nvidia/vllm:25.
                         "unless_image_present": True}]}
 
 
-def spark_commands(docker_info, running="sparks-vllm\n", image=(0, "sha256:abc\n", "")):
+def spark_commands(docker_info, running=f"{VLLM_ID} sparks-vllm\n", image=(0, "sha256:abc\n", "")):
     return {
         "info --format {{json .}}": (0, json.dumps(dgx_info(docker_info)), ""),
-        "ps --format {{.Names}}": (0, running, ""),
+        "ps --no-trunc --format {{.ID}} {{.Names}}": (0, running, ""),
         "image inspect --format {{.Id}} nvcr.io/nvidia/vllm:25.11-py3": image,
         "-L": (0, fixture("nvidia-smi-L.txt"), ""),
     }
@@ -644,7 +685,7 @@ def test_module_passes_on_a_ready_spark(run_module, node, docker_info, check_mod
     assert result["gpu_count"] == 1
     assert result["docker"]["server_version"] == "20.10.24+dfsg1"
     warn.assert_not_called()
-    assert fake.ran == [["info", "--format", "{{json .}}"], ["ps", "--format", "{{.Names}}"],
+    assert fake.ran == [["info", "--format", "{{json .}}"], ["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"],
                         ["image", "inspect", "--format", "{{.Id}}", "nvcr.io/nvidia/vllm:25.11-py3"], ["-L"]]
 
 
