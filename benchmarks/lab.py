@@ -6,6 +6,10 @@
   wait lag        vLLM restarted by hand; the time from /v1/models first answering (polled every 0.1 s here)
                   to the vllm_models module returning, with the module's sleep at the role's value
   setting switch  `--tags vllm_serve -e vllm_serve_served_model_name=...`: vLLM recreated, Ray untouched
+  preflight       `--tags preflight`: every check, nothing else
+  bad input       `-e vllm_serve_port=70000`: from the command to its refusal
+  vLLM death      `--tags vllm_serve` with a model that does not exist: vLLM recreated, dies, the wait fails
+                  (its timeout is 600 s in the lab)
 Run from the repository root with the lab images built (make lab builds them). Leaves the lab up.
 """
 
@@ -25,9 +29,12 @@ ENV = dict(os.environ, ANSIBLE_NOCOLOR="1", PATH=f"{REPO}/.venv/bin:{os.environ[
 SITE = ["ansible-playbook", "-i", INVENTORY, "site.yml", "--skip-tags", "nfs_server,nfs_client"]
 
 
-def run(*argv):
+def run(*argv, fails=False):
+    """Seconds the command took; it must succeed, or fail when fails is set."""
     start = time.monotonic()
-    subprocess.run(argv, cwd=REPO, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.run(argv, cwd=REPO, env=ENV, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    if (proc.returncode != 0) != fails:
+        raise SystemExit(f"{' '.join(argv)} exited with {proc.returncode}")
     return time.monotonic() - start
 
 
@@ -52,7 +59,7 @@ def wait_lag():
     poller = threading.Thread(target=first_answer, args=(600, found))
     poller.start()
     run("ansible", "-i", INVENTORY, "spark-1", "-b", "-m", "stacked_sparks.vllm.vllm_models",
-        "-a", "url=http://127.0.0.1:8000 model=tiny container=sparks-vllm timeout=600 sleep=5")
+        "-a", "url=http://127.0.0.1:8000 model=tiny container=sparks-vllm timeout=600 sleep=2")
     returned = time.monotonic()
     poller.join()
     return returned - found["at"]
@@ -67,6 +74,12 @@ def main():
     figures.append(("setting switch through --tags vllm_serve",
                     run(*SITE, "--tags", "vllm_serve", "-e", "vllm_serve_served_model_name=tiny-b")))
     run(*SITE, "--tags", "vllm_serve")  # back to the inventory's setting
+    figures.append(("preflight alone (--tags preflight)", run(*SITE, "--tags", "preflight")))
+    figures.append(("bad input refused (vllm_serve_port=70000)", run(*SITE, "-e", "vllm_serve_port=70000",
+                                                                     fails=True)))
+    figures.append(("vLLM death to the failed wait (--tags vllm_serve)",
+                    run(*SITE, "--tags", "vllm_serve", "-e", "vllm_serve_model=/opt/models/none", fails=True)))
+    run(*SITE, "--tags", "vllm_serve")
     for name, seconds in figures:
         print(f"{name:55} {seconds:7.1f} s")
     return 0
