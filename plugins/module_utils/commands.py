@@ -24,7 +24,23 @@ _RAY_MANAGED = {
     "--num-cpus": "cluster_ray_num_cpus",
     "--dashboard-host": "ray_head_dashboard_host",
     "--block": "nothing: it always passes it, ray start is the container's main process",
+    "--worker-port-list": "cluster_ray_ports.min_worker and cluster_ray_ports.max_worker",
 }
+# The ports of Ray's servers, pinned so that the host firewall knows them: option of ray_start_args -> (flag, the
+# key of cluster_ray_ports it comes from, whether only the head runs that server). Each flag is managed too.
+_RAY_PORTS = {
+    "dashboard_port": ("--dashboard-port", "dashboard", True),
+    "ray_client_server_port": ("--ray-client-server-port", "ray_client_server", True),
+    "node_manager_port": ("--node-manager-port", "node_manager", False),
+    "object_manager_port": ("--object-manager-port", "object_manager", False),
+    "runtime_env_agent_port": ("--runtime-env-agent-port", "runtime_env_agent", False),
+    "dashboard_agent_grpc_port": ("--dashboard-agent-grpc-port", "dashboard_agent_grpc", False),
+    "dashboard_agent_listen_port": ("--dashboard-agent-listen-port", "dashboard_agent_listen", False),
+    "metrics_export_port": ("--metrics-export-port", "metrics_export", False),
+    "min_worker_port": ("--min-worker-port", "min_worker", False),
+    "max_worker_port": ("--max-worker-port", "max_worker", False),
+}
+_RAY_MANAGED.update({flag: "cluster_ray_ports." + key for flag, key, _head in _RAY_PORTS.values()})
 # Flags vllm_serve_args sets itself -> the variable to use instead.
 _VLLM_MANAGED = {
     "--model": "vllm_serve_model",
@@ -144,15 +160,21 @@ def ray_start_args(options):
       head_address (str "ip:port", workers only): the head's GCS (cluster_head_ip and cluster_ray_port).
       num_gpus, num_cpus (int or None): cluster_ray_num_gpus, cluster_ray_num_cpus.
       dashboard_host (str or None, head only): cluster_ray_dashboard_host.
+      dashboard_port, ray_client_server_port (int or None, head only), node_manager_port, object_manager_port,
+        runtime_env_agent_port, dashboard_agent_grpc_port, dashboard_agent_listen_port, metrics_export_port,
+        min_worker_port, max_worker_port (int or None): the ports of Ray's servers (cluster_ray_ports), 1-65535,
+        none twice nor inside the worker range; min_worker_port and max_worker_port come together.
       extra_args (list of str): cluster_ray_start_extra_args; may not set a flag built here.
-    Options of the other kind of node (port, dashboard_host on a worker; head_address on the head) are ignored.
+    Options of the other kind of node (port, dashboard_host, dashboard_port, ray_client_server_port on a worker;
+    head_address on the head) are ignored.
     """
     _options(options, {"head", "node_ip", "port", "head_address", "num_gpus", "num_cpus", "dashboard_host",
-                       "extra_args"}, "ray_start_args")
+                       "extra_args", *_RAY_PORTS}, "ray_start_args")
     head = options.get("head", False)
     if not isinstance(head, bool):
         raise OptionError(f"ray_start_args: head must be true or false, got {head!r}")
     args = ["start", "--block"]
+    port = None
     if head:
         port = _int(_required(options.get("port"), "cluster_ray_port"), "cluster_ray_port", 1, 65535)
         args += ["--head", f"--port={port}"]
@@ -165,7 +187,35 @@ def ray_start_args(options):
     for key, var in (("num_gpus", "cluster_ray_num_gpus"), ("num_cpus", "cluster_ray_num_cpus")):
         if not _unset(options.get(key)):
             args.append(f"--{key.replace('_', '-')}={_int(options[key], var, 0)}")
+    args += _ray_port_args(options, head, port)
     return args + _extra_args(options.get("extra_args"), "cluster_ray_start_extra_args", _RAY_MANAGED)
+
+
+def _ray_port_args(options, head, gcs_port):
+    """The --*-port flags of ray_start_args, checked against each other and against the GCS port (on the head)."""
+    ports = {} if gcs_port is None else {"cluster_ray_port": gcs_port}
+    args = []
+    for key, (flag, var, head_only) in _RAY_PORTS.items():
+        if _unset(options.get(key)) or (head_only and not head):
+            continue
+        var = "cluster_ray_ports." + var
+        ports[var] = _int(options[key], var, 1, 65535)
+        args.append(f"{flag}={ports[var]}")
+    low, high = ports.pop("cluster_ray_ports.min_worker", None), ports.pop("cluster_ray_ports.max_worker", None)
+    if (low is None) != (high is None):
+        raise OptionError("cluster_ray_ports.min_worker and cluster_ray_ports.max_worker must be set together, "
+                          f"got {low!r} and {high!r}")
+    if low is not None and low > high:
+        raise OptionError(f"cluster_ray_ports.min_worker ({low}) must not be above cluster_ray_ports.max_worker ({high})")
+    seen = {}
+    for var, port in ports.items():
+        if port in seen:
+            raise OptionError(f"{var} and {seen[port]} are both {port}: every Ray server needs a port of its own")
+        seen[port] = var
+        if low is not None and low <= port <= high:
+            raise OptionError(f"{var} ({port}) is inside the worker ports (cluster_ray_ports.min_worker and "
+                              f"max_worker: {low}-{high})")
+    return args
 
 
 def _fraction(value):

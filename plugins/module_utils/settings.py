@@ -29,7 +29,7 @@ PREFIXES = ("cluster_", "image_pull_", "nfs_server_", "nfs_client_", "ssh_trust_
 # Variables the roles set themselves (facts and registered results), which carry the prefixes too.
 PRODUCED = frozenset({"cluster_node_ips", "cluster_head_ip", "cluster_fabric_subnet", "ray_head_status",
                       "ray_worker_status", "vllm_serve_models", "image_pull_result"})
-RAY_DASHBOARD_PORT = 8265
+MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"  # what Ansible shows for a secret
 
 # https://github.com/distribution/reference/blob/main/regexp.go, simplified to what a registry serves.
 _DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])"
@@ -191,13 +191,15 @@ RULES = {
 
 
 def _typed(specs, values):
-    """Validate values against each role's argument spec: (errors, the values with types coerced and defaults)."""
+    """Validate values against each role's argument spec: (errors, the values with types coerced and defaults).
+    Secrets (no_log options) come back masked, as the result may be shown."""
     errors, typed = [], {}
     for role, options in specs.items():
         given = {name: value for name, value in values.items() if name in options}
         result = ArgumentSpecValidator(options).validate(given)
         errors += [f"{message} (role {role})" for message in result.error_messages]
         typed.update(result.validated_parameters)
+        typed.update({name: MASK for name, option in options.items() if option.get("no_log") and typed.get(name)})
     return errors, typed
 
 
@@ -223,13 +225,23 @@ def _cross(settings, nodes):
             f"vllm_serve_tensor_parallel_size x vllm_serve_pipeline_parallel_size = {tp} x {pp} = {tp * pp} GPUs, "
             f"but the cluster has {nodes} node(s) x {per_node} GPU(s) (cluster_gpus_per_node) = {nodes * per_node}: "
             "Ray could never place vLLM's workers (or would leave GPUs idle); make them equal")
-    ports = {}
-    for var in ("cluster_ray_port", "vllm_serve_port"):
-        ports.setdefault(settings.get(var), []).append(var)
-    ports.setdefault(RAY_DASHBOARD_PORT, []).append("Ray's dashboard")
-    for port, users in ports.items():
-        if port is not None and len(users) > 1:
-            errors.append(f"{' and '.join(users)} both use port {port}: give each its own")
+    ray_ports = settings.get("cluster_ray_ports") or {}
+    try:
+        ray_start_args({"head": True, "node_ip": "127.0.0.1", "port": settings.get("cluster_ray_port"),
+                        **{f"{key}_port": value for key, value in ray_ports.items()}})
+    except OptionError as exc:
+        errors.append(str(exc))
+    api = settings.get("vllm_serve_port")
+    taken = {"cluster_ray_port": settings.get("cluster_ray_port")}
+    taken.update({f"cluster_ray_ports.{key}": value for key, value in ray_ports.items()
+                  if key not in ("min_worker", "max_worker")})
+    for var, port in taken.items():
+        if port == api:
+            errors.append(f"vllm_serve_port and {var} both use port {api}: give each its own")
+    low, high = ray_ports.get("min_worker"), ray_ports.get("max_worker")
+    if isinstance(low, int) and isinstance(high, int) and low <= api <= high:
+        errors.append(f"vllm_serve_port {api} is in Ray's worker port range {low}-{high} (cluster_ray_ports.min_worker "
+                      "and max_worker): move one of them")
     return errors
 
 
@@ -240,7 +252,8 @@ def check_settings(values, specs, nodes=0):
         prefixes matter. Unset variables take the defaults of the argument specs.
     specs: role name -> the options of its argument spec (meta/argument_specs.yml, entry point main).
     nodes: how many nodes the inventory has (head and workers), for the parallel sizes; 0 skips that check.
-    settings holds every option of the specs, with the types coerced and the defaults filled in.
+    settings holds every option of the specs, with the types coerced and the defaults filled in, and the secrets
+    (no_log options) masked.
     """
     if not isinstance(values, Mapping) or not isinstance(specs, Mapping):
         raise TypeError("check_settings expects a dict of variables and a dict of argument specs")

@@ -106,8 +106,91 @@ def test_ray_extra_args_may_not_set_managed_flags(arg, flag, instead):
 
 
 def test_ray_extra_args_values_are_not_mistaken_for_flags():
-    options = dict(HEAD, extra_args=["--temp-dir", "/tmp/ray-port", "--resources", '{"head": 1}', "--min-worker-port=10002"])
+    options = dict(HEAD, extra_args=["--temp-dir", "/tmp/ray-port", "--resources", '{"head": 1}', "--object-store-memory=1"])
     assert ray_start_args(options)[-5:] == options["extra_args"]
+
+
+# ray_start_args: the pinned ports (cluster_ray_ports)
+
+PORTS = {
+    "dashboard_port": 8265, "ray_client_server_port": 10001, "node_manager_port": 6380, "object_manager_port": 6381,
+    "runtime_env_agent_port": 6382, "dashboard_agent_grpc_port": 6383, "dashboard_agent_listen_port": 52365,
+    "metrics_export_port": 6384, "min_worker_port": 10002, "max_worker_port": 10999,
+}
+NODE_PORT_FLAGS = [
+    "--node-manager-port=6380", "--object-manager-port=6381", "--runtime-env-agent-port=6382",
+    "--dashboard-agent-grpc-port=6383", "--dashboard-agent-listen-port=52365", "--metrics-export-port=6384",
+    "--min-worker-port=10002", "--max-worker-port=10999",
+]
+
+
+def test_ray_head_pins_every_port():
+    options = dict(HEAD, dashboard_host="127.0.0.1", num_gpus=1, extra_args=["--disable-usage-stats"], **PORTS)
+    assert ray_start_args(options) == [
+        "start", "--block", "--head", "--port=6379", "--node-ip-address=192.168.100.10", "--dashboard-host=127.0.0.1",
+        "--num-gpus=1", "--dashboard-port=8265", "--ray-client-server-port=10001", *NODE_PORT_FLAGS,
+        "--disable-usage-stats",
+    ]
+
+
+def test_ray_worker_pins_its_ports_and_ignores_the_heads():
+    # a worker runs neither the dashboard nor the client server, and no GCS: 6379 is free for anything there
+    options = dict(WORKER, **dict(PORTS, dashboard_port=0, ray_client_server_port="x", metrics_export_port=6379))
+    assert ray_start_args(options) == [
+        "start", "--block", "--address=192.168.100.10:6379", "--node-ip-address=192.168.100.11",
+        *[flag.replace("6384", "6379") for flag in NODE_PORT_FLAGS],
+    ]
+
+
+def test_ray_ports_as_strings_and_unset_ones_left_out():
+    options = dict(HEAD, node_manager_port="6380", object_manager_port=None, metrics_export_port="",
+                   min_worker_port="10002", max_worker_port="10002")
+    assert ray_start_args(options)[-3:] == ["--node-manager-port=6380", "--min-worker-port=10002",
+                                            "--max-worker-port=10002"]
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (dict(HEAD, node_manager_port=0), ["cluster_ray_ports.node_manager must be between 1 and 65535, got 0"]),
+    (dict(HEAD, dashboard_port=70000), ["cluster_ray_ports.dashboard must be between 1 and 65535"]),
+    (dict(HEAD, metrics_export_port="6384a"), ["cluster_ray_ports.metrics_export must be an integer"]),
+    (dict(HEAD, object_manager_port=True), ["cluster_ray_ports.object_manager must be an integer"]),
+    (dict(HEAD, min_worker_port=10002), ["cluster_ray_ports.min_worker and cluster_ray_ports.max_worker must be set together"]),
+    (dict(WORKER, max_worker_port=10999), ["must be set together", "None and 10999"]),
+    (dict(HEAD, min_worker_port=11000, max_worker_port=10002), ["cluster_ray_ports.min_worker (11000) must not be above",
+                                                                "max_worker (10002)"]),
+    (dict(HEAD, node_manager_port=6379), ["cluster_ray_ports.node_manager and cluster_ray_port are both 6379"]),
+    (dict(HEAD, **dict(PORTS, dashboard_agent_grpc_port=6380)),
+     ["cluster_ray_ports.dashboard_agent_grpc and cluster_ray_ports.node_manager are both 6380"]),
+    (dict(HEAD, **dict(PORTS, ray_client_server_port=10500)),
+     ["cluster_ray_ports.ray_client_server (10500) is inside the worker ports", "10002-10999"]),
+    (dict(HEAD, port=10002, min_worker_port=10000, max_worker_port=10100), ["cluster_ray_port (10002) is inside"]),
+    (dict(WORKER, **dict(PORTS, metrics_export_port=10002)), ["cluster_ray_ports.metrics_export (10002) is inside"]),
+])
+def test_ray_ports_rejected(options, fragments):
+    rejected(ray_start_args, options, *fragments)
+
+
+@pytest.mark.parametrize("arg, flag, key", [
+    ("--dashboard-port=8266", "--dashboard-port", "dashboard"),
+    ("--ray-client-server-port", "--ray-client-server-port", "ray_client_server"),
+    ("--node-manager-port=0", "--node-manager-port", "node_manager"),
+    ("--object_manager_port", "--object-manager-port", "object_manager"),
+    ("--runtime-env-agent-port", "--runtime-env-agent-port", "runtime_env_agent"),
+    ("--dashboard-agent-grpc-port", "--dashboard-agent-grpc-port", "dashboard_agent_grpc"),
+    ("--dashboard-agent-listen-port=52366", "--dashboard-agent-listen-port", "dashboard_agent_listen"),
+    ("--metrics-export-port", "--metrics-export-port", "metrics_export"),
+    ("--min-worker-port=10002", "--min-worker-port", "min_worker"),
+    ("--max-worker-port", "--max-worker-port", "max_worker"),
+])
+def test_ray_extra_args_may_not_set_a_pinned_port(arg, flag, key):
+    message = rejected(ray_start_args, dict(HEAD, extra_args=[arg, "1"]),
+                       f"cluster_ray_start_extra_args must not set {flag} (got {arg!r})")
+    assert message.endswith("the role sets it from cluster_ray_ports." + key)
+
+
+def test_ray_extra_args_may_not_replace_the_worker_ports_by_a_list():
+    rejected(ray_start_args, dict(HEAD, extra_args=["--worker-port-list=10002,10003"]),
+             "must not set --worker-port-list", "cluster_ray_ports.min_worker and cluster_ray_ports.max_worker")
 
 
 # vllm_serve_args

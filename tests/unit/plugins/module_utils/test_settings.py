@@ -47,6 +47,13 @@ def test_every_rule_names_a_documented_setting():
     assert set(RULES) <= documented
 
 
+def test_secrets_are_masked_in_the_settings():
+    settings = check_settings(dict(GOOD, vllm_serve_api_key="s3cret", vllm_serve_hf_token=""), SPECS)["settings"]
+    assert settings["vllm_serve_api_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert settings["vllm_serve_hf_token"] == ""
+    assert "s3cret" not in repr(settings)
+
+
 def test_missing_cache_dir_is_named():
     assert any("cluster_hf_cache_dir" in e for e in check_settings({}, SPECS, 2)["errors"])
 
@@ -124,9 +131,25 @@ def test_parallel_sizes_must_match_the_cluster_gpus():
     assert errors(nodes=0, vllm_serve_tensor_parallel_size=4) == []
 
 
+RAY_PORTS = {"dashboard": 8265, "ray_client_server": 10001, "node_manager": 6380, "object_manager": 6381,
+             "runtime_env_agent": 6382, "dashboard_agent_grpc": 6383, "dashboard_agent_listen": 52365,
+             "metrics_export": 6384, "min_worker": 10002, "max_worker": 10999}
+
+
 def test_a_port_used_twice_is_named():
-    assert errors(vllm_serve_port=6379) == ["cluster_ray_port and vllm_serve_port both use port 6379: give each its own"]
-    assert errors(vllm_serve_port=8265) == ["vllm_serve_port and Ray's dashboard both use port 8265: give each its own"]
+    assert errors(vllm_serve_port=6379) == ["vllm_serve_port and cluster_ray_port both use port 6379: give each its own"]
+    assert errors(vllm_serve_port=8265) == [
+        "vllm_serve_port and cluster_ray_ports.dashboard both use port 8265: give each its own"]
+    assert errors(vllm_serve_port=10500) == [
+        "vllm_serve_port 10500 is in Ray's worker port range 10002-10999 (cluster_ray_ports.min_worker and "
+        "max_worker): move one of them"]
+    found = errors(cluster_ray_ports=dict(RAY_PORTS, node_manager=6379))
+    assert len(found) == 1 and "cluster_ray_ports.node_manager" in found[0] and "6379" in found[0], found
+
+
+def test_ray_ports_must_all_be_given():
+    found = errors(cluster_ray_ports={"node_manager": 7000})
+    assert found and all("cluster_ray_ports" in e or "dashboard" in e for e in found), found
 
 
 def test_a_typo_is_named_with_the_closest_setting():
