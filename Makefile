@@ -26,7 +26,10 @@ bench: venv  ## measure the lab: cold deploy, no-op rerun, wait lag, setting swi
 sanity: venv  ## ansible-test sanity only
 	@PATH=$$PWD/.venv/bin:$$PATH tests/sanity.sh
 
+ee: venv  ## the execution environment for AWX (docs/awx.md): IMAGE=registry/name:tag, RUNTIME=docker without podman
+	@PATH=$$PWD/.venv/bin:$$PATH scripts/ee build -t $(or $(IMAGE),stacked-sparks-vllm-ee:latest) $(if $(RUNTIME),--container-runtime $(RUNTIME))
+
 unit: venv  ## unit tests only
 	@PYTHONPATH=.ansible/collections .venv/bin/python -m pytest tests/unit -q
 
-.PHONY: help venv deploy lab lab-down test bench sanity unit
+.PHONY: help venv deploy lab lab-down test bench sanity ee unit
