@@ -131,8 +131,13 @@ def test_rerun_after_a_worker_host_was_down_converges():
         assert "TASK [stacked_sparks.vllm.image_pull" not in run.output, "the run went on without the worker"
     finally:
         subprocess.run(["docker", "start", WORKER], check=True, capture_output=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while docker(WORKER, "info").returncode != 0 and time.monotonic() < deadline:
         time.sleep(2)
+    # the lab's part of a reboot: the host's own engine must be back before the collection can converge
+    engine = docker(WORKER, "info")
+    assert engine.returncode == 0, engine.stdout + subprocess.run(
+        ["docker", "exec", WORKER, "tail", "-n", "30", "/var/log/dockerd.log"], capture_output=True, text=True,
+        check=False).stdout
     converge()
     assert playbook("playbooks/status.yml").rc == 0
