@@ -1,18 +1,25 @@
-"""Measure the lab and print the figures (make bench). Asserts nothing: tests/ do that.
+"""Measure the lab and print every figure beside its goal (make bench). Asserts nothing: tests/ do that.
 
-  cold deploy     molecule destroy, then `molecule converge -s lab`: fresh lab hosts, the image pulled from the
-                  lab registry into both, Ray up, vLLM serving (the images are built beforehand, not timed)
-  no-op rerun     the site playbook again with nothing changed
-  wait lag        vLLM restarted by hand; the time from /v1/models first answering (polled every 0.1 s here)
-                  to the vllm_models module returning, with the module's sleep at the role's value
-  setting switch  `--tags vllm_serve -e vllm_serve_served_model_name=...`: vLLM recreated, Ray untouched
-  preflight       `--tags preflight`: every check, nothing else
-  bad input       `-e vllm_serve_port=70000`: from the command to its refusal
-  vLLM death      `--tags vllm_serve` with a model that does not exist: vLLM recreated, dies, the wait fails
-                  (its timeout is 600 s in the lab)
-Run from the repository root with the lab images built (make lab builds them). Leaves the lab up.
+  cold deploy       molecule destroy, then `molecule converge -s lab`: fresh lab hosts, the image pulled from the
+                    lab registry into both, Ray up, vLLM serving (the images are built beforehand, not timed)
+  no-op rerun       the site playbook again with nothing changed, over SSH as on the Sparks; its per-role and
+                    per-task profile (ansible.posix.profile_roles, profile_tasks) is kept with the results
+  setting switch    `--tags vllm_serve -e vllm_serve_served_model_name=...`: vLLM recreated, Ray untouched; the
+                    goal is vLLM's own load (the seconds from its container starting to /v1/models answering,
+                    read from the container) plus 10 s
+  wait lag          vLLM restarted by hand; from /v1/models first answering (polled every 0.05 s here) to the
+                    vllm_models module returning, with the module's default pauses
+  bad input         `-e vllm_serve_port=70000`: from the command to its refusal
+  preflight         `--tags preflight`: every check, nothing else
+  vLLM death        `--tags vllm_serve` with a model that does not exist: vLLM recreated, dies, the wait fails
+  seed's rerun      what the seed's scripts do for a rerun, stop everything and start it again (stop.yml, then
+                    site.yml), beside the collection's no-op rerun: time, and the seconds a client polling the
+                    API saw it down
+Results: .bench/<time>/ (figures.txt, the no-op profile, each run's log). Run from the repository root with the
+lab images built (make bench builds them). Leaves the lab up.
 """
 
+import datetime
 import os
 import subprocess
 import sys
@@ -26,62 +33,128 @@ REPO = Path(__file__).resolve().parents[1]
 INVENTORY = str(REPO / "inventory" / "lab" / "hosts.yml")
 API = "http://172.28.0.11:8000"
 ENV = dict(os.environ, ANSIBLE_NOCOLOR="1", PATH=f"{REPO}/.venv/bin:{os.environ['PATH']}")
-SITE = ["ansible-playbook", "-i", INVENTORY, "site.yml", "--skip-tags", "nfs_server,nfs_client"]
+SITE = ["ansible-playbook", "-i", INVENTORY, "site.yml"]
+RESULTS = REPO / ".bench" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def run(*argv, fails=False):
-    """Seconds the command took; it must succeed, or fail when fails is set."""
+def say(text):
+    print(f"[{datetime.datetime.now():%H:%M:%S} bench] {text}", flush=True)
+
+
+def run(name, *argv, fails=False, env=None):
+    """Seconds the command took; its output goes to RESULTS/<name>.log. It must succeed (or fail, with fails)."""
+    say(f"{name}: {' '.join(argv[:1] + argv[-6:] if len(argv) > 7 else argv)}")
+    log = RESULTS / f"{name}.log"
     start = time.monotonic()
-    proc = subprocess.run(argv, cwd=REPO, env=ENV, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    with log.open("w") as out:
+        proc = subprocess.run(argv, cwd=REPO, env=dict(ENV, **(env or {})), check=False, stdout=out,
+                              stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - start
     if (proc.returncode != 0) != fails:
-        raise SystemExit(f"{' '.join(argv)} exited with {proc.returncode}")
-    return time.monotonic() - start
+        tail = "".join(log.read_text().splitlines(keepends=True)[-30:])
+        raise SystemExit(f"{' '.join(argv)} exited with {proc.returncode} after {seconds:.1f} s; see {log}:\n{tail}")
+    say(f"{name}: {seconds:.1f} s")
+    return seconds
 
 
-def first_answer(deadline_s, found):
-    """Poll /v1/models until it answers; record the monotonic time of the first answer."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end and "at" not in found:
-        try:
-            if requests.get(f"{API}/v1/models", timeout=1).status_code == 200:
-                found["at"] = time.monotonic()
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
+class Poller(threading.Thread):
+    """Polls /v1/models every 0.05 s: when it first answered, and how long it was down in total."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.first = None
+        self.down = 0.0
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            start = time.monotonic()
+            try:
+                up = requests.get(f"{API}/v1/models", timeout=1).status_code == 200
+            except requests.RequestException:
+                up = False
+            if up and self.first is None:
+                self.first = time.monotonic()
+            self.stopping.wait(0.05)
+            if not up:
+                self.down += time.monotonic() - start
+
+    def stop(self):
+        self.stopping.set()
+        self.join()
+
+
+def vllm_load_seconds():
+    """From the vLLM container's start to its log line of the API server starting, as vLLM itself sees it."""
+    out = subprocess.run(["docker", "exec", "spark-1", "docker", "inspect", "-f", "{{.State.StartedAt}}",
+                          "sparks-vllm"], capture_output=True, text=True, check=True).stdout.strip()
+    started = datetime.datetime.fromisoformat(out[:26].rstrip("Z") + "+00:00" if "." in out else out)
+    logs = subprocess.run(["docker", "exec", "spark-1", "docker", "logs", "-t", "sparks-vllm"], capture_output=True,
+                          text=True, check=True)
+    for line in (logs.stdout + logs.stderr).splitlines():
+        if "Application startup complete" in line:
+            stamp = line.split()[0]
+            ready = datetime.datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00")
+            return (ready - started).total_seconds()
+    raise SystemExit("vLLM's log has no 'Application startup complete' line")
 
 
 def wait_lag():
+    say("wait lag: restarting vLLM by hand, then the vllm_models module waits for it")
     subprocess.run(["docker", "exec", "spark-1", "docker", "restart", "sparks-vllm"], check=True,
                    stdout=subprocess.DEVNULL)
-    time.sleep(2)  # the old process is gone and the API down
-    found = {}
-    poller = threading.Thread(target=first_answer, args=(600, found))
+    poller = Poller()
     poller.start()
-    run("ansible", "-i", INVENTORY, "spark-1", "-b", "-m", "stacked_sparks.vllm.vllm_models",
-        "-a", "url=http://127.0.0.1:8000 model=tiny container=sparks-vllm timeout=600 sleep=2")
+    run("wait-lag", "ansible", "-i", INVENTORY, "spark-1", "-b", "-m", "stacked_sparks.vllm.vllm_models",
+        "-a", "url=http://127.0.0.1:8000 model=tiny container=sparks-vllm timeout=600")
     returned = time.monotonic()
-    poller.join()
-    return returned - found["at"]
+    poller.stop()
+    return returned - poller.first
+
+
+def downtime(name, *commands):
+    """Seconds the commands took in all, and the seconds a client polling the API saw it down meanwhile."""
+    poller = Poller()
+    poller.start()
+    seconds = sum(run(f"{name}-{n}", *argv) for n, argv in enumerate(commands))
+    poller.stop()
+    return seconds, poller.down
 
 
 def main():
-    figures = []
-    run("molecule", "destroy", "-s", "lab")
-    figures.append(("cold deploy (molecule converge, images built)", run("molecule", "converge", "-s", "lab")))
-    figures.append(("no-op rerun of site", run(*SITE)))
-    figures.append(("lag from /v1/models answering to the wait returning", wait_lag()))
-    figures.append(("setting switch through --tags vllm_serve",
-                    run(*SITE, "--tags", "vllm_serve", "-e", "vllm_serve_served_model_name=tiny-b")))
-    run(*SITE, "--tags", "vllm_serve")  # back to the inventory's setting
-    figures.append(("preflight alone (--tags preflight)", run(*SITE, "--tags", "preflight")))
-    figures.append(("bad input refused (vllm_serve_port=70000)", run(*SITE, "-e", "vllm_serve_port=70000",
-                                                                     fails=True)))
-    figures.append(("vLLM death to the failed wait (--tags vllm_serve)",
-                    run(*SITE, "--tags", "vllm_serve", "-e", "vllm_serve_model=/opt/models/none", fails=True)))
-    run(*SITE, "--tags", "vllm_serve")
-    for name, seconds in figures:
-        print(f"{name:55} {seconds:7.1f} s")
+    RESULTS.mkdir(parents=True)
+    figures = []   # (name, seconds, goal text)
+
+    def figure(name, seconds, goal):
+        figures.append((name, seconds, goal))
+
+    run("destroy", "molecule", "destroy", "-s", "lab")
+    cold = run("cold-deploy", "molecule", "converge", "-s", "lab")
+    figure("cold deploy (molecule converge, images built)", cold, "-")
+    profile = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_roles,ansible.posix.profile_tasks"}
+    noop = run("noop-rerun-profile", *SITE, env=profile)   # the first no-op: profiled, kept with the results
+    noop = min(noop, run("noop-rerun", *SITE))
+    figure("no-op rerun of site.yml", noop, "<= 15 s")
+    switch = run("setting-switch", *SITE, "--tags", "vllm_serve", "-e", "vllm_serve_served_model_name=tiny-b")
+    load = vllm_load_seconds()
+    figure(f"setting switch via --tags vllm_serve (vLLM's own load {load:.1f} s)", switch, f"<= {load + 10:.1f} s")
+    run("switch-back", *SITE, "--tags", "vllm_serve")
+    figure("lag from /v1/models answering to the wait returning", wait_lag(), "<= 0.5 s")
+    figure("bad input refused (vllm_serve_port=70000)",
+           run("bad-input", *SITE, "-e", "vllm_serve_port=70000", fails=True), "<= 3 s")
+    figure("preflight alone (--tags preflight)", run("preflight", *SITE, "--tags", "preflight"), "<= 5 s")
+    figure("vLLM death to the failed wait (--tags vllm_serve)",
+           run("vllm-death", *SITE, "--tags", "vllm_serve", "-e", "vllm_serve_model=/opt/models/none", fails=True),
+           "-")
+    run("death-back", *SITE, "--tags", "vllm_serve")
+    seconds, down = downtime("collection-rerun", SITE)
+    figure(f"collection's no-op rerun: API down {down:.1f} s", seconds, "API down 0 s")
+    seconds, down = downtime("seed-rerun", ["ansible-playbook", "-i", INVENTORY, "playbooks/stop.yml"], SITE)
+    figure(f"seed's rerun (stop all, start all): API down {down:.1f} s", seconds, "-")
+
+    lines = [f"{name:62} {seconds:7.1f} s   goal {goal}" for name, seconds, goal in figures]
+    (RESULTS / "figures.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(["", *lines, "", f"results, logs and the no-op profile: {RESULTS}"]))
     return 0
 
 

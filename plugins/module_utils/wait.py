@@ -32,21 +32,24 @@ class WaitResult:
     attempts: int
 
 
-def wait_until(probe, timeout, sleep, clock=time.monotonic, sleeper=time.sleep):
+def wait_until(probe, timeout, sleep, max_sleep=0.0, clock=time.monotonic, sleeper=time.sleep):
     """Call probe() until it reports done or timeout seconds have passed; timeout 0 means exactly one probe.
 
     probe() returns (done, state). If it raises Hopeless, that propagates at once (with elapsed and
     attempts set on it). Any other exception is transient: its text becomes last_error and the probe is
-    retried. last_error is None when the most recent probe returned normally. The waiter sleeps `sleep`
-    seconds between probes but never past the deadline.
+    retried. last_error is None when the most recent probe returned normally. The first pause between probes
+    is `sleep` seconds; each next one doubles, up to max_sleep (a max_sleep below sleep keeps every pause at
+    sleep). No pause goes past the deadline.
     """
-    if timeout < 0 or sleep < 0:
-        raise ValueError(f"timeout and sleep must not be negative (got {timeout!r} and {sleep!r})")
+    if timeout < 0 or sleep < 0 or max_sleep < 0:
+        raise ValueError(f"timeout, sleep and max_sleep must not be negative (got {timeout!r}, {sleep!r} and "
+                         f"{max_sleep!r})")
     start = clock()
     deadline = start + timeout
     attempts = 0
     state = None
     last_error = None
+    pause = sleep
     while True:
         attempts += 1
         done = False
@@ -54,7 +57,7 @@ def wait_until(probe, timeout, sleep, clock=time.monotonic, sleeper=time.sleep):
             done, state = probe()
             last_error = None
         except Hopeless as exc:
-            exc.elapsed = round(clock() - start, 1)
+            exc.elapsed = round(clock() - start, 2)
             exc.attempts = attempts
             raise
         except Exception as exc:  # noqa: BLE001 - by contract every other error is transient and retried
@@ -62,5 +65,6 @@ def wait_until(probe, timeout, sleep, clock=time.monotonic, sleeper=time.sleep):
         now = clock()
         remaining = deadline - now
         if done or remaining <= 0:
-            return WaitResult(bool(done), state, last_error, round(now - start, 1), attempts)
-        sleeper(min(sleep, remaining))
+            return WaitResult(bool(done), state, last_error, round(now - start, 2), attempts)
+        sleeper(min(pause, remaining))
+        pause = min(pause * 2, max(sleep, max_sleep))

@@ -17,6 +17,8 @@ description:
     its last log lines), when C(ray status) fails in another way, and when the output cannot be read with
     certainty (a format drift gives an error, never a wrong count).
   - It never changes anything.
+extends_documentation_fragment:
+  - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)
 requirements:
@@ -64,11 +66,6 @@ options:
       - V(0) probes once.
     type: int
     default: 0
-  sleep:
-    description:
-      - Seconds between two probes.
-    type: int
-    default: 2
   docker_host:
     description:
       - The Docker engine to talk to when O(container) is set.
@@ -199,7 +196,8 @@ def main():
             "min_nodes": {"type": "int", "default": 0},
             "min_gpus": {"type": "float", "default": 0.0},
             "timeout": {"type": "int", "default": 0},
-            "sleep": {"type": "int", "default": 2},
+            "sleep": {"type": "float", "default": 0.25},
+            "max_sleep": {"type": "float", "default": 0.5},
             "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
             "hint": {"type": "str"},
         },
@@ -208,7 +206,7 @@ def main():
     p = module.params
     if module.check_mode:
         module.exit_json(changed=False, msg="ray status skipped in check mode")
-    for name in ("min_nodes", "min_gpus", "timeout", "sleep"):
+    for name in ("min_nodes", "min_gpus", "timeout", "sleep", "max_sleep"):
         if p[name] < 0:
             module.fail_json(msg=f"{name} must not be negative, got {p[name]}", elapsed=0.0)
     hint = f". {p['hint']}" if p["hint"] else ""
@@ -259,7 +257,7 @@ def main():
         return status_result(last["status"]) if last["status"] else {}
 
     try:
-        result = wait_until(probe, p["timeout"], p["sleep"])
+        result = wait_until(probe, p["timeout"], p["sleep"], p["max_sleep"])
     except Hopeless as exc:
         module.fail_json(msg=exc.message, elapsed=exc.elapsed, raw=last["raw"], **dict(found(), **exc.details))
 

@@ -16,6 +16,8 @@ description:
     last log lines, so a bad model id or an out-of-memory fails within seconds, not after O(timeout).
   - HTTP 401 and 403 fail at once, as the API key was rejected.
   - It never changes anything.
+extends_documentation_fragment:
+  - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)
 requirements:
@@ -52,11 +54,6 @@ options:
       - V(0) probes once.
     type: int
     default: 900
-  sleep:
-    description:
-      - Seconds between two probes.
-    type: int
-    default: 5
   validate_certs:
     description:
       - Whether to validate the server's TLS certificate for an C(https) O(url).
@@ -172,7 +169,8 @@ def main():
             "model": {"type": "str"},
             "api_key": {"type": "str", "no_log": True},
             "timeout": {"type": "int", "default": 900},
-            "sleep": {"type": "int", "default": 5},
+            "sleep": {"type": "float", "default": 0.25},
+            "max_sleep": {"type": "float", "default": 0.5},
             "validate_certs": {"type": "bool", "default": True},
             "container": {"type": "str"},
             "pid": {"type": "int"},
@@ -185,7 +183,7 @@ def main():
     p = module.params
     if module.check_mode:
         module.exit_json(changed=False, msg="vLLM model check skipped in check mode")
-    for name in ("timeout", "sleep", "log_lines"):
+    for name in ("timeout", "sleep", "max_sleep", "log_lines"):
         if p[name] < 0:
             module.fail_json(msg=f"{name} must not be negative, got {p[name]}", elapsed=0.0)
     try:
@@ -246,7 +244,7 @@ def main():
         return model_listed(last["models"], p["model"]), last["models"]
 
     try:
-        result = wait_until(probe, p["timeout"], p["sleep"])
+        result = wait_until(probe, p["timeout"], p["sleep"], p["max_sleep"])
     except Hopeless as exc:
         module.fail_json(msg=exc.message, elapsed=exc.elapsed, url=url, models=last["models"], **exc.details)
 

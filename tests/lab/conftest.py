@@ -15,8 +15,7 @@ HEAD, WORKER = "spark-1", "spark-2"
 API = "http://172.28.0.11:8000"
 RAY_CONTAINERS = {HEAD: "sparks-ray-head", WORKER: "sparks-ray-worker"}
 VLLM = "sparks-vllm"
-# The lab has no NFS (see README): every site run skips the two NFS roles, as molecule/lab does.
-SITE = ["site.yml", "--skip-tags", "nfs_server,nfs_client"]
+SITE = ["site.yml"]   # the lab's inventory says what differs (no NFS: cluster_hf_cache_nfs false)
 
 
 class Run:

@@ -7,6 +7,7 @@ tests run before test_operations, which stops the cluster, and leave it serving 
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import ansible_runner
 import pytest
@@ -16,7 +17,6 @@ import yaml
 from conftest import API, REPO, started_at
 
 LAB_VARS = yaml.safe_load((REPO / "inventory" / "lab" / "group_vars" / "all.yml").read_text())
-SKIP_TAGS = "nfs_server,nfs_client"  # the lab's deploy template skips them (awx_skip_tags): the lab has no NFS
 SERVICE_ROLES = {"nfs_server", "nfs_client", "ssh_trust", "image_pull", "ray_head", "ray_worker", "vllm_serve"}
 
 
@@ -47,7 +47,9 @@ def private_data_dir(tmp_path_factory):
                           timeout=300, check=False)
     assert sync.returncode == 0, sync.stdout
     shutil.copytree(REPO / "inventory" / "lab", pdd / "inventory")
-    (pdd / "home").mkdir()
+    # The machine credential: the lab's key and known hosts, where the lab inventory names them in the job's home.
+    shutil.copytree(Path.home() / ".cache" / "stacked-sparks" / "lab" / "ssh",
+                    pdd / "home" / ".cache" / "stacked-sparks" / "lab" / "ssh")
     return pdd
 
 
@@ -83,12 +85,12 @@ def changed(run):
 def test_deploy_job_succeeds_serves_and_changes_nothing_the_second_time(private_data_dir):
     answers = default_answers("deploy")
     assert answers["vllm_serve_served_model_name"] == "tiny" and answers["vllm_serve_max_model_len"] == 512
-    first = job(private_data_dir, template("deploy")["playbook"], answers, SKIP_TAGS)
+    first = job(private_data_dir, template("deploy")["playbook"], answers)
     assert (first.status, first.rc) == ("successful", 0), tail(first)
     models = requests.get(f"{API}/v1/models", timeout=10).json()["data"]
     assert [(m["id"], m["max_model_len"]) for m in models] == [("tiny", 512)]
 
-    second = job(private_data_dir, template("deploy")["playbook"], answers, SKIP_TAGS)
+    second = job(private_data_dir, template("deploy")["playbook"], answers)
     assert (second.status, second.rc) == ("successful", 0), tail(second)
     assert changed(second) == 0, tail(second)
 
@@ -98,7 +100,7 @@ def test_out_of_range_answer_fails_clearly_before_anything_changes(private_data_
                   if q["variable"] == "vllm_serve_gpu_memory_utilization"]
     before = started_at()
     run = job(private_data_dir, template("deploy")["playbook"],
-              dict(default_answers("deploy"), vllm_serve_gpu_memory_utilization=question["max"] + 0.5), SKIP_TAGS)
+              dict(default_answers("deploy"), vllm_serve_gpu_memory_utilization=question["max"] + 0.5))
     assert run.status == "failed" and run.rc != 0, tail(run)
     failures = [event["event_data"]["res"].get("msg", "") for event in run.events
                 if event["event"] == "runner_on_failed"]

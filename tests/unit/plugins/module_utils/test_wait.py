@@ -25,8 +25,8 @@ def scripted(clock, steps, cost=0.0):
     return probe
 
 
-def run(clock, probe, timeout, sleep):
-    return wait_until(probe, timeout, sleep, clock=clock.time, sleeper=clock.sleep)
+def run(clock, probe, timeout, sleep, max_sleep=0.0):
+    return wait_until(probe, timeout, sleep, max_sleep, clock=clock.time, sleeper=clock.sleep)
 
 
 def test_done_at_once(fake_clock):
@@ -78,7 +78,7 @@ def test_slow_probes_count_against_the_deadline(fake_clock):
 
 def test_elapsed_is_rounded(fake_clock):
     result = run(fake_clock, scripted(fake_clock, [(True, None)], cost=0.123), 10, 1)
-    assert result.elapsed == 0.1
+    assert result.elapsed == 0.12
 
 
 def test_hopeless_propagates_at_once(fake_clock):
@@ -96,7 +96,19 @@ def test_hopeless_details_default_to_empty():
     assert Hopeless("x").details == {}
 
 
-@pytest.mark.parametrize("timeout, sleep", [(-1, 2), (10, -1)])
-def test_negative_timeout_or_sleep_is_refused(fake_clock, timeout, sleep):
+def test_pauses_double_from_sleep_up_to_max_sleep(fake_clock):
+    probe = scripted(fake_clock, [(False, None)] * 5 + [(True, None)])
+    result = run(fake_clock, probe, 60, 0.25, 1.5)
+    assert fake_clock.sleeps == [0.25, 0.5, 1.0, 1.5, 1.5]
+    assert result.done
+
+
+def test_a_max_sleep_below_sleep_keeps_every_pause_at_sleep(fake_clock):
+    run(fake_clock, scripted(fake_clock, [(False, None)] * 3 + [(True, None)]), 60, 2, 0.5)
+    assert fake_clock.sleeps == [2, 2, 2]
+
+
+@pytest.mark.parametrize("timeout, sleep, max_sleep", [(-1, 2, 0), (10, -1, 0), (10, 1, -1)])
+def test_negative_timeout_or_pauses_are_refused(fake_clock, timeout, sleep, max_sleep):
     with pytest.raises(ValueError, match="must not be negative"):
-        run(fake_clock, scripted(fake_clock, [(True, None)]), timeout, sleep)
+        run(fake_clock, scripted(fake_clock, [(True, None)]), timeout, sleep, max_sleep)

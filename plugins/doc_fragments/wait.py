@@ -1,0 +1,25 @@
+# Copyright: stacked_sparks maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """The pauses of the collection's wait modules (module_utils/wait.py)."""
+
+    DOCUMENTATION = r"""
+options:
+  sleep:
+    description:
+      - Seconds of the first pause between two probes. Each next pause doubles, up to O(max_sleep).
+      - With the defaults the module returns within half a second of the condition holding.
+    type: float
+    default: 0.25
+  max_sleep:
+    description:
+      - Seconds of the longest pause between two probes (the backoff's cap). A value below O(sleep) keeps every
+        pause at O(sleep).
+      - Raise it for a long wait on a busy node, where each probe costs something.
+    type: float
+    default: 0.5
+"""
