@@ -179,3 +179,9 @@ def test_model_location(model, env, expected):
 def test_non_dict_input_is_refused():
     with pytest.raises(TypeError, match="check_settings expects"):
         check_settings(["vllm_serve_port"], SPECS)
+
+
+def test_cluster_hf_cache_nfs_is_a_bool():
+    assert errors(cluster_hf_cache_nfs=False) == []
+    found = errors(cluster_hf_cache_nfs="maybe")
+    assert len(found) == 1 and "cluster_hf_cache_nfs" in found[0] and "bool" in found[0]
