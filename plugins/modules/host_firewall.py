@@ -65,7 +65,7 @@ options:
     type: int
     default: 10
 notes:
-  - Requires root (O(become)).
+  - Requires root (C(become)).
 seealso:
   - module: ansible.builtin.iptables
 """
@@ -137,7 +137,7 @@ def main():
     def read(family):
         """(the chain's listing or None when there is no chain, INPUT's listing)."""
         listing = module.get_bin_path(COMMANDS[family][0], required=True)
-        rc, chain_out, _ = run([listing, "-w", str(p["wait"]), "-S", chain])
+        rc, chain_out, _err = run([listing, "-w", str(p["wait"]), "-S", chain])
         rc_input, input_out, err = run([listing, "-w", str(p["wait"]), "-S", "INPUT"])
         if rc_input != 0:
             module.fail_json(msg=f"cannot read the INPUT chain with {COMMANDS[family][0]}: {err}")
@@ -145,7 +145,7 @@ def main():
 
     def restore(family, text):
         binary = module.get_bin_path(COMMANDS[family][1], required=True)
-        rc, _, err = run([binary, "-w", str(p["wait"]), "--noflush"], data=text)
+        rc, _out, err = run([binary, "-w", str(p["wait"]), "--noflush"], data=text)
         if rc != 0:
             module.fail_json(msg=f"{COMMANDS[family][1]} refused the rules of {chain}: {err}", rules_text=text)
 

@@ -87,4 +87,3 @@ def test_a_refused_restore_fails_with_the_tool_s_words(run_module, kernel, monke
         (2, "", "iptables-restore: line 3 failed") if "restore" in argv[0] else FakeKernel.run_command(kernel, argv)))
     result = run_module(host_firewall.main, ARGS)
     assert result["failed"] and "line 3 failed" in result["msg"]
-
