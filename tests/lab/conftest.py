@@ -32,8 +32,12 @@ class Run:
 
 def playbook(*args):
     """Run ansible-playbook on the lab inventory from the repository root, like an operator."""
+    return playbook_with_inventory(INVENTORY, *args)
+
+
+def playbook_with_inventory(inventory, *args):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.run(["ansible-playbook", "-i", str(INVENTORY), *args], cwd=REPO, env=env,
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), *args], cwd=REPO, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800, check=False)
     return Run(proc)
 

@@ -8,8 +8,9 @@ import time
 
 import pytest
 import requests
+import yaml
 
-from conftest import API, HEAD, INVENTORY, RAY_CONTAINERS, REPO, SITE, VLLM, WORKER, docker, playbook, started_at
+from conftest import API, HEAD, INVENTORY, RAY_CONTAINERS, REPO, SITE, VLLM, WORKER, docker, playbook, playbook_with_inventory, started_at
 
 
 def serves_tiny():
@@ -80,6 +81,22 @@ def test_bad_input_fails_before_anything_changes(extra_vars, message):
     assert run.changed == 0, run.output
     assert "Check everything before anything changes" in run.output
     assert "TASK [stacked_sparks.vllm.image_pull" not in run.output, "a play after the preflight ran"
+    assert started_at() == before
+
+
+def test_a_host_in_both_groups_is_named_as_an_inventory_error(tmp_path):
+    """The inventory is checked before the settings that count its nodes (a GPU count error would mislead)."""
+    hosts = yaml.safe_load(INVENTORY.read_text())
+    hosts["ray_workers"]["hosts"]["spark-1"] = hosts["ray_head"]["hosts"]["spark-1"]
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (tmp_path / "group_vars").symlink_to(INVENTORY.parent / "group_vars")
+    before = started_at()
+    run = playbook_with_inventory(tmp_path / "hosts.yml", *SITE)
+    assert run.rc != 0, run.output
+    text = " ".join(run.output.split())
+    assert "and no host in both (ray_head: ['spark-1'], ray_workers:" in text, run.output
+    assert "Check the settings of every role" not in run.output   # the first check, and the only one that ran
+    assert run.changed == 0
     assert started_at() == before
 
 
