@@ -12,14 +12,14 @@ options:
   sleep:
     description:
       - Seconds of the first pause between two probes. Each next pause doubles, up to O(max_sleep).
-      - With the defaults the module returns within half a second of the condition holding.
+      - With the defaults the module returns within a quarter of a second of the condition holding (plus one probe).
     type: float
-    default: 0.25
+    default: 0.1
   max_sleep:
     description:
       - Seconds of the longest pause between two probes (the backoff's cap). A value below O(sleep) keeps every
         pause at O(sleep).
       - Raise it for a long wait on a busy node, where each probe costs something.
     type: float
-    default: 0.5
+    default: 0.25
 """

@@ -108,9 +108,9 @@ def test_container_exited_fails_at_once_with_log_lines(run_module, docker, head,
                                   + "RuntimeError: Version mismatch\nSee docker logs.")
     assert container.log_calls == [20]
     assert result["container_state"]["exit_code"] == 1
-    assert result["elapsed"] == 0.25  # one pause of the default sleep
+    assert result["elapsed"] == 0.1  # one pause of the default sleep
     assert result["nodes"] == 1  # the last status read before it died
-    assert clock.sleeps == [0.25]
+    assert clock.sleeps == [0.1]
 
 
 def test_unreadable_output_fails_at_once_with_raw(run_module, docker, head, fast_wait):
