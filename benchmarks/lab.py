@@ -44,7 +44,7 @@ def say(text):
 
 def run(name, *argv, fails=False, env=None):
     """Seconds the command took; its output goes to RESULTS/<name>.log. It must succeed (or fail, with fails)."""
-    say(f"{name}: {' '.join(argv[:1] + argv[-6:] if len(argv) > 7 else argv)}")
+    say(f"{name}: {' '.join(argv)}")
     log = RESULTS / f"{name}.log"
     start = time.monotonic()
     with log.open("w") as out:

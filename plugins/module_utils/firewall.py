@@ -18,7 +18,6 @@ import re
 
 COMMENT = "stacked_sparks.vllm"
 MULTIPORT_LIMIT = 15  # iptables' multiport match takes 15 ports, a range counting two
-FAMILIES = ("ipv4", "ipv6")
 _PORT = re.compile(r"^(\d{1,5})(?::(\d{1,5}))?$")
 
 

@@ -23,6 +23,14 @@ class Hopeless(Exception):
         self.attempts = 0
 
 
+# The options of the pauses in every wait module's argument spec, as the doc fragment stacked_sparks.vllm.wait
+# documents them.
+PAUSE_OPTIONS = {
+    "sleep": {"type": "float", "default": 0.1},
+    "max_sleep": {"type": "float", "default": 0.25},
+}
+
+
 @dataclass
 class WaitResult:
     done: bool

@@ -165,6 +165,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status imp
     parse_ray_status,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
+    PAUSE_OPTIONS,
     Hopeless,
     wait_until,
 )
@@ -190,14 +191,13 @@ def status_result(status):
 def main():
     module = AnsibleModule(
         argument_spec={
+            **PAUSE_OPTIONS,
             "container": {"type": "str"},
             "executable": {"type": "str", "default": "ray"},
             "address": {"type": "str"},
             "min_nodes": {"type": "int", "default": 0},
             "min_gpus": {"type": "float", "default": 0.0},
             "timeout": {"type": "int", "default": 0},
-            "sleep": {"type": "float", "default": 0.1},
-            "max_sleep": {"type": "float", "default": 0.25},
             "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
             "hint": {"type": "str"},
         },

@@ -154,6 +154,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api impor
     parse_models,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
+    PAUSE_OPTIONS,
     Hopeless,
     wait_until,
 )
@@ -165,12 +166,11 @@ REQUEST_TIMEOUT = 10
 def main():
     module = AnsibleModule(
         argument_spec={
+            **PAUSE_OPTIONS,
             "url": {"type": "str", "default": "http://127.0.0.1:8000"},
             "model": {"type": "str"},
             "api_key": {"type": "str", "no_log": True},
             "timeout": {"type": "int", "default": 900},
-            "sleep": {"type": "float", "default": 0.1},
-            "max_sleep": {"type": "float", "default": 0.25},
             "validate_certs": {"type": "bool", "default": True},
             "container": {"type": "str"},
             "pid": {"type": "int"},
