@@ -40,6 +40,8 @@ _CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _SIZE = re.compile(r"^[0-9]+(?:\.[0-9]+)?[bkmgBKMG]?$")
 _HCA = re.compile(r"^\^?=?[A-Za-z0-9_]+(?::[0-9]+)?(?:,[A-Za-z0-9_]+(?::[0-9]+)?)*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_USER = re.compile(r"^(?:[a-z_][a-z0-9_.-]*\$?|[0-9]+)$")
+_REGISTRY = re.compile(rf"^{_DOMAIN}(?::[0-9]+)?$")
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -134,6 +136,33 @@ def _env(value, var):
             _fail(f"{var}.{key} must be a string or a number, got {item!r}")
 
 
+def _options(value, var):
+    for item in value:
+        if not item or re.search(r"[\s,]", item):
+            _fail(f"{var} must list one option per item, without spaces or commas, e.g. [rw, hard], got {item!r}")
+
+
+def _user(value, var):
+    if not _USER.match(value or ""):
+        _fail(f"{var} must be a user or group name (or a numeric id), got {value!r}")
+
+
+def _registry(value, var):
+    if value and not _REGISTRY.match(value):
+        _fail(f"{var} must be a registry host with an optional port, e.g. nvcr.io or 192.168.100.10:5000, got "
+              f"{value!r}")
+
+
+def _no_space(value, var):
+    if re.search(r"\s", value):
+        _fail(f"{var} must not contain spaces, got {value!r}")
+
+
+def _url(value, var):
+    if not re.match(r"^https?://[^\s/]+(?:/\S*)?$", value):
+        _fail(f"{var} must be an http:// or https:// URL, e.g. http://127.0.0.1:8000, got {value!r}")
+
+
 def _model(value, var):
     if not value or re.search(r"\s", value) or value.startswith("-"):
         _fail(f"{var} must be a HuggingFace model id (org/name) or a path, without spaces, got {value!r}")
@@ -172,10 +201,21 @@ RULES = {
     "cluster_worker_container": _container_name,
     "cluster_vllm_container": _container_name,
     "cluster_ray_tmp_volume": _container_name,
+    "image_pull_registry": _registry,
+    "image_pull_registry_username": _no_space,  # NGC's is the literal $oauthtoken
+    "nfs_server_cache_owner": _user,
+    "nfs_server_cache_group": _user,
+    "nfs_server_export_options": _options,
+    "nfs_client_mount_options": _options,
+    "preflight_image_gib": _at_least(0),
+    "preflight_model_gib": _at_least(0),
+    "ssh_trust_user": _user,
+    "ssh_trust_worker_user": _user,
     "ray_head_dashboard_host": _dashboard_host,
     "ray_head_wait_timeout": _at_least(1),
     "ray_worker_wait_timeout": _at_least(1),
     "vllm_serve_model": _model,
+    "vllm_serve_served_model_name": _no_space,
     "vllm_serve_tensor_parallel_size": _at_least(1),
     "vllm_serve_pipeline_parallel_size": _at_least(1),
     "vllm_serve_max_model_len": _at_least(1),
@@ -186,8 +226,44 @@ RULES = {
     "vllm_serve_env": _env,
     "vllm_serve_config_dir": _absolute,
     "vllm_serve_wait_timeout": _at_least(1),
+    "vllm_serve_smoke_url": _url,
     "vllm_serve_smoke_max_tokens": _at_least(1),
 }
+
+
+_SCALAR = (str, int, float)
+_WANTS = {"str": "a string", "path": "a path (a string)", "int": "a whole number", "float": "a number",
+          "list": "a list", "dict": "a dict (a YAML mapping)"}
+
+
+def _is_scalar(value):
+    return isinstance(value, _SCALAR) and not isinstance(value, bool)
+
+
+def _strict(name, option, value):
+    """The message for a value that Ansible's type checks would convert silently: a dict or list to its text for a
+    string, a comma-separated string to a list, 'k=v' text to a dict, true to 1. None when the value is fine as it
+    is, or for the type checks to judge (a string for a number: -e gives strings)."""
+    kind = option.get("type", "str")
+    if value is None or kind not in _WANTS:
+        return None
+    if kind == "list":
+        elements = option.get("elements")
+        if isinstance(value, list) and (elements not in ("str", "path") or all(map(_is_scalar, value))):
+            return None
+        want = "a list" + (" of strings" if elements in ("str", "path") else "")
+    elif kind == "dict":
+        if isinstance(value, Mapping):
+            return None
+        want = _WANTS[kind]
+    elif _is_scalar(value):
+        return None
+    else:
+        want = _WANTS[kind]
+    got = "the string" if isinstance(value, str) else f"a {type(value).__name__}"
+    hint = (" (on the command line, pass it as JSON: -e '{\"" + name + "\": [...]}')"
+            if kind in ("list", "dict") and isinstance(value, str) else "")
+    return f"{name} must be {want}, got {got} {value!r}{hint}"
 
 
 def _typed(specs, values):
@@ -258,12 +334,18 @@ def check_settings(values, specs, nodes=0):
     if not isinstance(values, Mapping) or not isinstance(specs, Mapping):
         raise TypeError("check_settings expects a dict of variables and a dict of argument specs")
     errors = _unknown(specs, values)
-    type_errors, settings = _typed(specs, values)
+    options = {name: option for role_options in specs.values() for name, option in role_options.items()}
+    strict = {name: _strict(name, options[name], value) for name, value in values.items() if name in options}
+    strict = {name: message for name, message in strict.items() if message}
+    type_errors, settings = _typed(specs, {name: value for name, value in values.items() if name not in strict})
+    type_errors += list(strict.values())
     errors += type_errors
     for var, check in RULES.items():
         value = settings.get(var)
-        if value is None or any(f"'{var}'" in message or f" {var}" in message for message in type_errors):
+        if value is None or var in strict or any(f"'{var}'" in message for message in type_errors):
             continue
+        if var not in values and isinstance(value, str) and "{{" in value:
+            continue  # a default that Ansible templates from facts (ansible_user_id): known good once rendered
         try:
             check(value, var)
         except OptionError as exc:

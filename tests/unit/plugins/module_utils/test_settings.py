@@ -185,3 +185,55 @@ def test_cluster_hf_cache_nfs_is_a_bool():
     assert errors(cluster_hf_cache_nfs=False) == []
     found = errors(cluster_hf_cache_nfs="maybe")
     assert len(found) == 1 and "cluster_hf_cache_nfs" in found[0] and "bool" in found[0]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    # what Ansible's own type checks would turn into something else without a word
+    ("vllm_serve_model", {"id": "org/model"}, "vllm_serve_model must be a string, got a dict {'id': 'org/model'}"),
+    ("cluster_fabric_interface", ["enp1s0f1np1"], "cluster_fabric_interface must be a string, got a list"),
+    ("vllm_serve_api_key", True, "vllm_serve_api_key must be a string, got a bool True"),
+    ("vllm_serve_extra_args", "--enforce-eager,--max-num-seqs=4",
+     "vllm_serve_extra_args must be a list of strings, got the string '--enforce-eager,--max-num-seqs=4' (on the "
+     "command line, pass it as JSON: -e '{\"vllm_serve_extra_args\": [...]}')"),
+    ("nfs_client_mount_options", "rw,hard", "nfs_client_mount_options must be a list of strings, got the string"),
+    ("cluster_ray_start_extra_args", [["--a"]], "cluster_ray_start_extra_args must be a list of strings, got a list"),
+    ("vllm_serve_env", "HF_HUB_OFFLINE=1", "vllm_serve_env must be a dict (a YAML mapping), got the string"),
+    ("vllm_serve_tensor_parallel_size", True, "vllm_serve_tensor_parallel_size must be a whole number, got a bool"),
+    ("vllm_serve_gpu_memory_utilization", [0.5], "vllm_serve_gpu_memory_utilization must be a number, got a list"),
+])
+def test_values_ansible_would_convert_silently_are_refused(name, value, expected):
+    found = errors(**{name: value})
+    assert found == [found[0]] and found[0].startswith(expected), found
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("nfs_client_mount_options", ["rw,hard"], "nfs_client_mount_options must list one option per item"),
+    ("nfs_server_export_options", ["rw", ""], "nfs_server_export_options must list one option per item"),
+    ("nfs_server_cache_owner", "dan smith", "nfs_server_cache_owner must be a user or group name"),
+    ("ssh_trust_worker_user", "Dan", "ssh_trust_worker_user must be a user or group name"),
+    ("image_pull_registry", "https://nvcr.io", "image_pull_registry must be a registry host"),
+    ("preflight_image_gib", -1, "preflight_image_gib must be at least 0"),
+    ("vllm_serve_served_model_name", "my model", "vllm_serve_served_model_name must not contain spaces"),
+    ("vllm_serve_smoke_url", "127.0.0.1:8000", "vllm_serve_smoke_url must be an http:// or https:// URL"),
+])
+def test_bad_values_of_every_role_are_named(name, value, expected):
+    found = errors(**{name: value})
+    assert any(expected in e for e in found), found
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("nfs_server_cache_owner", "1000"), ("ssh_trust_user", "spark"), ("image_pull_registry", "172.28.0.2:5000"),
+    ("vllm_serve_served_model_name", "tiny"), ("vllm_serve_smoke_url", "https://sparks.example.com/api"),
+    ("image_pull_registry_password", 123456), ("vllm_serve_port", 8001.0),
+])
+def test_good_values_of_every_role_pass(name, value):
+    assert errors(**{name: value}) == []
+
+
+def test_every_setting_has_a_value_check_or_a_closed_type():
+    """A setting without a rule is one the preflight lets through as long as its type fits: only choices and
+    booleans, and secrets (any text), may go without one; cluster_ray_ports is checked with the other ports."""
+    unchecked = [name for options in SPECS.values() for name, option in options.items()
+                 if name not in RULES and name != "cluster_ray_ports" and not option.get("choices") and option.get("type") != "bool"
+                 and not option.get("no_log")]
+    assert unchecked == []
