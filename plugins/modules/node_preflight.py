@@ -220,6 +220,17 @@ interface:
   returned: always
   type: dict
   sample: {"name": "enp1s0f1np1", "exists": true, "operstate": "up", "mtu": 9000, "speed": 200000}
+docker_sdk:
+  description: Whether the Docker SDK for Python imports in the Python this module runs with (the one the collection's
+    other modules use).
+  returned: always
+  type: bool
+  sample: true
+dev_infiniband:
+  description: Whether the node has C(/dev/infiniband), which the cluster's containers are given when it does.
+  returned: always
+  type: bool
+  sample: true
 rdma_devices:
   description: The RDMA devices of the node, their net devices and port state (what C(ibdev2netdev) shows).
   returned: always
@@ -253,6 +264,7 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import HAS_DOCKER
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight import (
     PreflightError,
     failure_message,
@@ -371,7 +383,8 @@ def main():
     problems, warnings = [], []
     facts = {"hostname": socket.gethostname(), "docker": None, "running_containers": None, "image_present": None,
              "ports": [], "free_space": [], "interface": None, "rdma_devices": [], "rdma_on_interface": [],
-             "rdma_active": [], "rdma_nccl_ib_hca": ""}
+             "rdma_active": [], "rdma_nccl_ib_hca": "", "docker_sdk": HAS_DOCKER,
+             "dev_infiniband": is_dir("/dev/infiniband")}
 
     def done():
         for warning in warnings:
@@ -431,7 +444,7 @@ def main():
             problems += judge_interface(facts["interface"], listdir(SYS_NET))
         devices = rdma_devices(read_rdma())
         facts["rdma_devices"] = devices
-        rdma_facts, found, warned = judge_rdma(devices, p["interface"], p["rdma"], is_dir("/dev/infiniband"))
+        rdma_facts, found, warned = judge_rdma(devices, p["interface"], p["rdma"], facts["dev_infiniband"])
         facts.update(rdma_facts)
         problems += found
         warnings += warned
