@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import traceback
 
+from ansible.module_utils.basic import missing_required_lib
+
 try:
     import docker
     from docker.errors import DockerException, NotFound  # pylint: disable=unused-import  # the modules catch it
@@ -18,6 +20,26 @@ except ImportError:
 else:
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
+
+
+# The option of every module that watches a container, as the doc fragment stacked_sparks.vllm.docker documents it.
+DOCKER_OPTIONS = {"docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"}}
+
+
+def engine_failure(module, exc, **result):
+    """Fail the module: its Docker engine (option docker_host) did not answer."""
+    module.fail_json(msg=f"cannot talk to the Docker engine at {module.params['docker_host']}: {exc}", **result)
+
+
+def module_client(module, timeout, **result):
+    """A Docker client for the module's docker_host; fails the module (with result) without the SDK or engine."""
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR, **result)
+    try:
+        return get_client(module.params["docker_host"], timeout)
+    except (DockerException, OSError) as exc:
+        engine_failure(module, exc, **result)
+        raise  # not reached: fail_json exits
 
 
 def get_client(docker_host, timeout):

@@ -143,7 +143,7 @@ def _options(value, var):
 
 
 def _user(value, var):
-    if not _USER.match(value or ""):
+    if value and not _USER.match(value):
         _fail(f"{var} must be a user or group name (or a numeric id), got {value!r}")
 
 
@@ -344,8 +344,6 @@ def check_settings(values, specs, nodes=0):
         value = settings.get(var)
         if value is None or var in strict or any(f"'{var}'" in message for message in type_errors):
             continue
-        if var not in values and isinstance(value, str) and "{{" in value:
-            continue  # a default that Ansible templates from facts (ansible_user_id): known good once rendered
         try:
             check(value, var)
         except OptionError as exc:

@@ -31,6 +31,14 @@ PAUSE_OPTIONS = {
 }
 
 
+def negative_option(params, names):
+    """The message for the first of the options `names` that is negative in params, None when none is."""
+    for name in names:
+        if params[name] < 0:
+            return f"{name} must not be negative, got {params[name]}"
+    return None
+
+
 @dataclass
 class WaitResult:
     done: bool

@@ -17,20 +17,19 @@ description:
     replaces the chain's rules in one C(iptables-restore --noflush) transaction, so there is no moment with
     half the rules.
   - With O(state=absent) it removes the chain and the jump to it.
+extends_documentation_fragment:
+  - stacked_sparks.vllm.attributes
 author:
   - stacked_sparks maintainers (@stacked-sparks)
 requirements:
   - iptables (and ip6tables for IPv6), with iptables-restore, on the target.
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: The diff shows the chain's rules before and after, per family.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
     support: full
 options:
   chain:

@@ -14,21 +14,16 @@ description:
     there is any, the module fails with all of them in its message, and still returns everything it found.
   - Things that only make the cluster slower (no RDMA on the fabric with O(rdma=auto)) are warnings.
   - It uses the docker command, not the Docker SDK for Python, which the nodes need not have yet.
+extends_documentation_fragment:
+  - stacked_sparks.vllm.attributes
+  - stacked_sparks.vllm.attributes.read_only
 author:
   - stacked_sparks maintainers (@stacked-sparks)
 requirements:
   - The docker command, when O(docker) is true; C(nvidia-smi) when O(gpus) is set.
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: It only reads, so it runs the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
-    support: full
 options:
   ports:
     description:

@@ -18,22 +18,15 @@ description:
     certainty (a format drift gives an error, never a wrong count).
   - It never changes anything.
 extends_documentation_fragment:
+  - stacked_sparks.vllm.attributes
+  - stacked_sparks.vllm.attributes.read_only
+  - stacked_sparks.vllm.docker
   - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)
-requirements:
-  - The Docker SDK for Python (C(docker)) on the target, when O(container) is set.
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: In check mode the module does not run C(ray status); it returns C(changed=false) at once.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
-    support: full
 options:
   container:
     description:
@@ -66,11 +59,6 @@ options:
       - V(0) probes once.
     type: int
     default: 0
-  docker_host:
-    description:
-      - The Docker engine to talk to when O(container) is set.
-    type: str
-    default: unix:///var/run/docker.sock
   hint:
     description:
       - Text appended to failure messages, for example where the worker's logs are.
@@ -146,16 +134,14 @@ last_error:
   sample: "ConnectionError: Could not find any running Ray instance."
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
-    DOCKER_IMPORT_ERROR,
-    HAS_DOCKER,
-    DockerException,
+    DOCKER_OPTIONS,
     container_state,
     describe_death,
     exec_in_container,
-    get_client,
     log_tail,
+    module_client,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status import (
     RayStatusParseError,
@@ -167,6 +153,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status imp
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
     PAUSE_OPTIONS,
     Hopeless,
+    negative_option,
     wait_until,
 )
 
@@ -192,13 +179,13 @@ def main():
     module = AnsibleModule(
         argument_spec={
             **PAUSE_OPTIONS,
+            **DOCKER_OPTIONS,
             "container": {"type": "str"},
             "executable": {"type": "str", "default": "ray"},
             "address": {"type": "str"},
             "min_nodes": {"type": "int", "default": 0},
             "min_gpus": {"type": "float", "default": 0.0},
             "timeout": {"type": "int", "default": 0},
-            "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
             "hint": {"type": "str"},
         },
         supports_check_mode=True,
@@ -206,21 +193,16 @@ def main():
     p = module.params
     if module.check_mode:
         module.exit_json(changed=False, msg="ray status skipped in check mode")
-    for name in ("min_nodes", "min_gpus", "timeout", "sleep", "max_sleep"):
-        if p[name] < 0:
-            module.fail_json(msg=f"{name} must not be negative, got {p[name]}", elapsed=0.0)
+    problem = negative_option(p, ("min_nodes", "min_gpus", "timeout", "sleep", "max_sleep"))
+    if problem:
+        module.fail_json(msg=problem, elapsed=0.0)
     hint = f". {p['hint']}" if p["hint"] else ""
     argv = [p["executable"], "status"] + (["--address", p["address"]] if p["address"] else [])
     command = " ".join(argv)
     container = p["container"]
     client = None
     if container:
-        if not HAS_DOCKER:
-            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR, elapsed=0.0)
-        try:
-            client = get_client(p["docker_host"], DOCKER_API_TIMEOUT)
-        except DockerException as exc:
-            module.fail_json(msg=f"cannot talk to the Docker engine at {p['docker_host']}: {exc}", elapsed=0.0)
+        client = module_client(module, DOCKER_API_TIMEOUT, elapsed=0.0)
     else:
         argv[0] = module.get_bin_path(p["executable"])
         if not argv[0]:

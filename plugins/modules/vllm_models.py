@@ -17,22 +17,15 @@ description:
   - HTTP 401 and 403 fail at once, as the API key was rejected.
   - It never changes anything.
 extends_documentation_fragment:
+  - stacked_sparks.vllm.attributes
+  - stacked_sparks.vllm.attributes.read_only
+  - stacked_sparks.vllm.docker
   - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)
-requirements:
-  - The Docker SDK for Python (C(docker)) on the target, when O(container) is set.
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: In check mode the module does not contact vLLM; it returns C(changed=false) at once.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
-    support: full
 options:
   url:
     description:
@@ -74,11 +67,6 @@ options:
       - How many lines of the container's log to report when vLLM died.
     type: int
     default: 40
-  docker_host:
-    description:
-      - The Docker engine to talk to when O(container) is set.
-    type: str
-    default: unix:///var/run/docker.sock
 notes:
   - The module connects directly, without any HTTP proxy from the environment.
 seealso:
@@ -137,16 +125,16 @@ container_state:
 import os
 from urllib.error import HTTPError
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import SSLValidationError, open_url
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
-    DOCKER_IMPORT_ERROR,
-    HAS_DOCKER,
+    DOCKER_OPTIONS,
     DockerException,
     container_state,
     describe_death,
-    get_client,
+    engine_failure,
     log_tail,
+    module_client,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api import (
     model_listed,
@@ -156,6 +144,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api impor
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
     PAUSE_OPTIONS,
     Hopeless,
+    negative_option,
     wait_until,
 )
 
@@ -167,6 +156,7 @@ def main():
     module = AnsibleModule(
         argument_spec={
             **PAUSE_OPTIONS,
+            **DOCKER_OPTIONS,
             "url": {"type": "str", "default": "http://127.0.0.1:8000"},
             "model": {"type": "str"},
             "api_key": {"type": "str", "no_log": True},
@@ -175,7 +165,6 @@ def main():
             "container": {"type": "str"},
             "pid": {"type": "int"},
             "log_lines": {"type": "int", "default": 40},
-            "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
         },
         mutually_exclusive=[("container", "pid")],
         supports_check_mode=True,
@@ -183,9 +172,9 @@ def main():
     p = module.params
     if module.check_mode:
         module.exit_json(changed=False, msg="vLLM model check skipped in check mode")
-    for name in ("timeout", "sleep", "max_sleep", "log_lines"):
-        if p[name] < 0:
-            module.fail_json(msg=f"{name} must not be negative, got {p[name]}", elapsed=0.0)
+    problem = negative_option(p, ("timeout", "sleep", "max_sleep", "log_lines"))
+    if problem:
+        module.fail_json(msg=problem, elapsed=0.0)
     try:
         url = models_url(p["url"])
     except ValueError as exc:
@@ -196,14 +185,11 @@ def main():
     container = p["container"]
     client = baseline = None
     if container:
-        if not HAS_DOCKER:
-            module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR, elapsed=0.0)
+        client = module_client(module, DOCKER_API_TIMEOUT, elapsed=0.0, url=url, models=[])
         try:
-            client = get_client(p["docker_host"], DOCKER_API_TIMEOUT)
             baseline = container_state(client, container)
         except (DockerException, OSError) as exc:
-            module.fail_json(msg=f"cannot talk to the Docker engine at {p['docker_host']}: {exc}", elapsed=0.0,
-                             url=url, models=[])
+            engine_failure(module, exc, elapsed=0.0, url=url, models=[])
     last = {"models": []}
 
     def check_process():

@@ -4,6 +4,7 @@ from unittest import mock
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils import docker_util
 from ansible_collections.stacked_sparks.vllm.plugins.modules import ray_status
 from docker.errors import DockerException
 
@@ -15,7 +16,7 @@ def docker(monkeypatch, docker_fakes):
     """Install a fake Docker client holding `containers`; returns the client."""
     def install(containers):
         client = docker_fakes.client(containers)
-        monkeypatch.setattr(ray_status, "get_client", lambda host, timeout: client)
+        monkeypatch.setattr(docker_util, "get_client", lambda host, timeout: client)
         return client
 
     return install
@@ -145,7 +146,7 @@ def test_one_probe_without_requirements_reports_the_cluster(run_module, docker, 
 
 def test_runs_on_the_host_without_container(run_module, fast_wait, ray_fixture, monkeypatch):
     fast_wait(ray_status)
-    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=AssertionError("no Docker without container")))
+    monkeypatch.setattr(docker_util, "get_client", mock.Mock(side_effect=AssertionError("no Docker without container")))
     outputs = [STARTING, (0, ray_fixture("ray-2.60-2nodes.txt"), "")]
     with mock.patch.object(AnsibleModule, "get_bin_path", return_value="/opt/venv/bin/ray") as which, \
             mock.patch.object(AnsibleModule, "run_command", side_effect=outputs) as run:
@@ -165,7 +166,7 @@ def test_host_without_ray_fails(run_module):
 
 
 def test_missing_docker_sdk(run_module, monkeypatch):
-    monkeypatch.setattr(ray_status, "HAS_DOCKER", False)
+    monkeypatch.setattr(docker_util, "HAS_DOCKER", False)
     result = run_module(ray_status.main, {"container": "sparks-ray-head"})
     assert result["failed"] is True
     assert "Failed to import the required Python library (docker)" in result["msg"]
@@ -173,7 +174,7 @@ def test_missing_docker_sdk(run_module, monkeypatch):
 
 def test_docker_engine_unreachable(run_module, monkeypatch):
     error = DockerException("Error while fetching server API version: Connection refused")
-    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=error))
+    monkeypatch.setattr(docker_util, "get_client", mock.Mock(side_effect=error))
     result = run_module(ray_status.main, {"container": "sparks-ray-head", "docker_host": "unix:///nope.sock"})
     assert result["failed"] is True
     assert result["msg"] == ("cannot talk to the Docker engine at unix:///nope.sock: "
@@ -181,7 +182,7 @@ def test_docker_engine_unreachable(run_module, monkeypatch):
 
 
 def test_check_mode_does_nothing(run_module, monkeypatch):
-    monkeypatch.setattr(ray_status, "get_client", mock.Mock(side_effect=AssertionError("must not talk to Docker")))
+    monkeypatch.setattr(docker_util, "get_client", mock.Mock(side_effect=AssertionError("must not talk to Docker")))
     result = run_module(ray_status.main, {"container": "sparks-ray-head", "min_nodes": 2, "timeout": 120,
                                           "_ansible_check_mode": True})
     assert result == {"changed": False, "msg": "ray status skipped in check mode"}

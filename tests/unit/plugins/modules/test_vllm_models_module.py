@@ -6,6 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils import docker_util
 from ansible_collections.stacked_sparks.vllm.plugins.modules import vllm_models
 
 MODELS = json.dumps({"object": "list", "data": [{"id": "tiny", "object": "model", "owned_by": "vllm"}]})
@@ -74,7 +75,7 @@ def docker(monkeypatch, docker_fakes):
     def install(states, logs=""):
         container = docker_fakes.container(states, logs=logs)
         client = docker_fakes.client({"sparks-vllm": container})
-        monkeypatch.setattr(vllm_models, "get_client", lambda host, timeout: client)
+        monkeypatch.setattr(docker_util, "get_client", lambda host, timeout: client)
         return container
 
     return install
@@ -173,7 +174,7 @@ def test_container_restarted_fails(run_module, vllm_server, fast_wait, docker, d
 
 def test_container_missing_fails(run_module, vllm_server, fast_wait, monkeypatch, docker_fakes):
     fast_wait(vllm_models)
-    monkeypatch.setattr(vllm_models, "get_client", lambda host, timeout: docker_fakes.client({}))
+    monkeypatch.setattr(docker_util, "get_client", lambda host, timeout: docker_fakes.client({}))
     server = vllm_server((200, MODELS))
     result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm"})
     assert result["failed"] is True
