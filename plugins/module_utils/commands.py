@@ -105,12 +105,38 @@ def _word(value, var):
     return value
 
 
-def _ip(value, var):
+# The value checks that both the builders here and the preflight's settings checks (settings.py) apply: one
+# rule, one message each.
+def check_ip(value, var):
+    """An IPv4 or IPv6 address, returned in its canonical form."""
     _required(value, var)
     try:
         return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
         raise OptionError(f"{var} must be an IPv4 or IPv6 address, got {value!r}") from None
+
+
+def check_interface(value, var):
+    """A network interface name as Linux takes it: 1-15 characters, no whitespace, '/' or ':', not . or ..."""
+    if not isinstance(value, str) or not value or len(value) > 15 or value in (".", "..") \
+            or re.search(r"[\s/:]", value):
+        raise OptionError(f"{var} must be a network interface name (1-15 characters, no spaces, '/' or ':'), e.g. "
+                          f"enp1s0f1np1, got {value!r}")
+    return value
+
+
+def check_fraction(value, var):
+    """A number greater than 0 and at most 1, returned as a float."""
+    _required(value, var)
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not 0 < number <= 1:
+        raise OptionError(f"{var} must be greater than 0 and at most 1 (a share of the GPU's memory, e.g. 0.8), "
+                          f"got {value!r}")
+    return number
+
 
 
 def _head_address(value, var):
@@ -119,7 +145,7 @@ def _head_address(value, var):
     if not sep:
         raise OptionError(f"{var} must give the head as ip:port, got {value!r}")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    _ip(host, var)
+    check_ip(host, var)
     _int(port, var, 1, 65535)
     return text
 
@@ -181,7 +207,7 @@ def ray_start_args(options):
     else:
         head_address = _head_address(options.get("head_address"), "cluster_head_ip and cluster_ray_port")
         args.append(f"--address={head_address}")
-    args.append(f"--node-ip-address={_ip(options.get('node_ip'), 'cluster_node_ip')}")
+    args.append(f"--node-ip-address={check_ip(options.get('node_ip'), 'cluster_node_ip')}")
     if head and not _unset(options.get("dashboard_host")):
         args.append(f"--dashboard-host={_word(options['dashboard_host'], 'cluster_ray_dashboard_host')}")
     for key, var in (("num_gpus", "cluster_ray_num_gpus"), ("num_cpus", "cluster_ray_num_cpus")):
@@ -218,18 +244,6 @@ def _ray_port_args(options, head, gcs_port):
     return args
 
 
-def _fraction(value):
-    var = "vllm_serve_gpu_memory_utilization"
-    _required(value, var)
-    try:
-        number = float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not 0 < number <= 1:
-        raise OptionError(f"{var} must be a number greater than 0 and at most 1 (e.g. 0.8), got {value!r}")
-    return number
-
-
 def vllm_serve_args(options):
     """Build the argument list of ``vllm serve`` (without the ``vllm`` itself).
 
@@ -261,7 +275,8 @@ def vllm_serve_args(options):
     args += ["--distributed-executor-backend", "ray"]
     if not _unset(options.get("max_model_len")):
         args += ["--max-model-len", str(_int(options["max_model_len"], "vllm_serve_max_model_len", 1))]
-    args += ["--gpu-memory-utilization", _number(_fraction(options.get("gpu_memory_utilization")))]
+    args += ["--gpu-memory-utilization", _number(check_fraction(options.get("gpu_memory_utilization"),
+                                                                   "vllm_serve_gpu_memory_utilization"))]
     return args + _extra_args(options.get("extra_args"), "vllm_serve_extra_args", _VLLM_MANAGED)
 
 
@@ -278,12 +293,9 @@ def ray_node_env(options):
     Returns a dict of strings.
     """
     _options(options, {"node_ip", "head_ip", "interface", "nccl_ib_hca", "extra"}, "ray_node_env")
-    node_ip = _ip(options.get("node_ip"), "cluster_node_ip")
-    head_ip = _ip(options.get("head_ip"), "cluster_head_ip")
-    iface = options.get("interface")
-    if not isinstance(iface, str) or not iface or len(iface) > 15 or "/" in iface or _WHITESPACE.search(iface):
-        raise OptionError("cluster_fabric_interface must be a network interface name (1-15 characters, no spaces "
-                          f"or '/'), e.g. enp1s0f1np1, got {iface!r}")
+    node_ip = check_ip(options.get("node_ip"), "cluster_node_ip")
+    head_ip = check_ip(options.get("head_ip"), "cluster_head_ip")
+    iface = check_interface(options.get("interface"), "cluster_fabric_interface")
     env = {
         "VLLM_HOST_IP": node_ip,
         "MASTER_ADDR": head_ip,

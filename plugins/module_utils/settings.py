@@ -18,15 +18,15 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
     OptionError,
+    check_fraction,
+    check_interface,
+    check_ip,
     ray_node_env,
     ray_start_args,
     vllm_serve_args,
 )
 
-# The prefixes of the collection's variables: a set variable with one of them that no role knows is a typo.
-PREFIXES = ("cluster_", "image_pull_", "nfs_server_", "nfs_client_", "ssh_trust_", "ray_head_", "ray_worker_",
-            "vllm_serve_", "preflight_")
-# Variables the roles set themselves (facts and registered results), which carry the prefixes too.
+# Variables the roles set themselves (facts and registered results), which carry the roles' prefixes too.
 PRODUCED = frozenset({"cluster_node_ips", "cluster_head_ip", "cluster_fabric_subnet", "ray_head_status",
                       "ray_worker_status", "vllm_serve_models", "image_pull_result"})
 MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"  # what Ansible shows for a secret
@@ -61,21 +61,10 @@ def _at_least(minimum):
     return check
 
 
-def _fraction(value, var):
-    if not 0 < value <= 1:
-        _fail(f"{var} must be greater than 0 and at most 1 (a share of the GPU's memory, e.g. 0.8), got {value}")
-
-
 def _image(value, var):
     if not _IMAGE.match(value or ""):
         _fail(f"{var} must be an image reference like registry.example.com/team/vllm:tag (lower-case path, "
               f"optional :tag and @sha256:digest), got {value!r}")
-
-
-def _interface(value, var):
-    if not value or len(value) > 15 or value in (".", "..") or re.search(r"[\s/:]", value):
-        _fail(f"{var} must be a network interface name (1-15 characters, no spaces, '/' or ':'), e.g. "
-              f"enp1s0f1np1, got {value!r}")
 
 
 def _cidr(value, var):
@@ -87,11 +76,8 @@ def _cidr(value, var):
 
 
 def _ip(value, var):
-    if value:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            _fail(f"{var} must be an IPv4 or IPv6 address, got {value!r}")
+    if value:   # empty: found from the fabric interface, or the role's own choice
+        check_ip(value, var)
 
 
 def _dashboard_host(value, var):
@@ -184,7 +170,7 @@ def _cluster_env(value, var):
 # The value checks, by variable. Types, choices and required settings come from the argument specs first.
 RULES = {
     "cluster_image": _image,
-    "cluster_fabric_interface": _interface,
+    "cluster_fabric_interface": check_interface,
     "cluster_fabric_network": _cidr,
     "cluster_node_ip": _ip,
     "cluster_hf_cache_dir": _absolute,
@@ -219,7 +205,7 @@ RULES = {
     "vllm_serve_tensor_parallel_size": _at_least(1),
     "vllm_serve_pipeline_parallel_size": _at_least(1),
     "vllm_serve_max_model_len": _at_least(1),
-    "vllm_serve_gpu_memory_utilization": _fraction,
+    "vllm_serve_gpu_memory_utilization": check_fraction,
     "vllm_serve_host": _ip,
     "vllm_serve_port": _port,
     "vllm_serve_extra_args": _vllm_extra_args,
@@ -280,10 +266,12 @@ def _typed(specs, values):
 
 
 def _unknown(specs, values):
+    # The variables of a role carry its name as prefix: a set variable with one that no role knows is a typo.
+    prefixes = tuple(f"{role}_" for role in specs)
     known = {name for options in specs.values() for name in options} | PRODUCED
     errors = []
     for name in sorted(values):
-        if name.startswith(PREFIXES) and name not in known:
+        if name.startswith(prefixes) and name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             errors.append(f"{name} is not a setting of stacked_sparks.vllm{hint}")

@@ -232,7 +232,7 @@ def test_vllm_serve_gpu_memory_rendering(value, rendered):
     (dict(SERVE, tensor_parallel_size=None), ["vllm_serve_tensor_parallel_size must be set"]),
     (dict(SERVE, pipeline_parallel_size="x"), ["vllm_serve_pipeline_parallel_size must be an integer"]),
     (dict(SERVE, max_model_len=0), ["vllm_serve_max_model_len must be at least 1"]),
-    (dict(SERVE, gpu_memory_utilization=0), ["vllm_serve_gpu_memory_utilization must be a number greater than 0"]),
+    (dict(SERVE, gpu_memory_utilization=0), ["vllm_serve_gpu_memory_utilization must be greater than 0"]),
     (dict(SERVE, gpu_memory_utilization=1.2), ["vllm_serve_gpu_memory_utilization", "got 1.2"]),
     (dict(SERVE, gpu_memory_utilization=80), ["vllm_serve_gpu_memory_utilization"]),
     (dict(SERVE, gpu_memory_utilization="high"), ["vllm_serve_gpu_memory_utilization"]),

@@ -237,3 +237,16 @@ def test_every_setting_has_a_value_check_or_a_closed_type():
                  if name not in RULES and name != "cluster_ray_ports" and not option.get("choices") and option.get("type") != "bool"
                  and not option.get("no_log")]
     assert unchecked == []
+
+
+def test_produced_lists_every_prefixed_variable_the_roles_set():
+    """PRODUCED is what the typo check lets through: exactly the prefixed facts and results the roles set."""
+    from ansible_collections.stacked_sparks.vllm.plugins.module_utils.settings import PRODUCED
+    prefixes = tuple(f"{role}_" for role in SPECS)
+    found = set()
+    for path in ROLES.glob("*/tasks/*.yml"):
+        for task in yaml.safe_load(path.read_text()) or []:
+            for inner in [task, *task.get("block", [])]:
+                found.add(inner.get("register", ""))
+                found.update(inner.get("ansible.builtin.set_fact", {}) or {})
+    assert {name for name in found if name.startswith(prefixes)} == PRODUCED
