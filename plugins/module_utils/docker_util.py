@@ -105,25 +105,3 @@ def describe_death(state, logs):
     if logs and logs.strip():
         return text + "; last log lines:\n" + logs.rstrip("\n")
     return text + "; it left no log output"
-
-
-def started_key(started_at):
-    """Docker's StartedAt ('2026-12-02T14:05:01.12345Z': RFC 3339, nanoseconds with trailing zeros trimmed) as a
-    string that sorts in time order, to the nanosecond. '' (never started, or no such container) sorts first."""
-    if not started_at or started_at.startswith("0001-"):
-        return ""
-    stamp = started_at.rstrip("Z")
-    if "+" in stamp[19:] or "-" in stamp[19:]:
-        raise ValueError(f"not a UTC timestamp as Docker writes StartedAt: {started_at!r}")
-    seconds, _dot, fraction = stamp.partition(".")
-    if len(seconds) != 19 or (fraction and not fraction.isdigit()):
-        raise ValueError(f"not a timestamp as Docker writes StartedAt: {started_at!r}")
-    return f"{seconds}.{fraction.ljust(9, '0')}"
-
-
-def started_before(started_at, others):
-    """Whether a container that started at started_at started before any of others (StartedAt strings): then it
-    runs against a dependency that restarted since, and must restart too. A container that never started did
-    not start before anything."""
-    mine = started_key(started_at)
-    return bool(mine) and any(started_key(other) > mine for other in others)

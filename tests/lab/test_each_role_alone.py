@@ -19,6 +19,6 @@ def test_a_role_in_a_users_own_playbook(role, tmp_path):
     run = playbook(str(book))
     assert run.rc == 0, run.output
     assert "Resolve each node's fabric address" in run.output, "the role did not resolve the fabric itself"
-    assert "Look for the Docker SDK for Python" in run.output
+    assert "Look at the node, the Docker SDK and RDMA" in run.output, "the role did not look at its node itself"
     assert run.changed == 0, run.output
     assert started_at() == before

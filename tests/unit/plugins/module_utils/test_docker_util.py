@@ -81,31 +81,3 @@ def test_describe_death_restarted():
 def test_describe_death_other_status():
     text = describe_death(state(status="restarting", exit_code=1), "")
     assert text.startswith("container sparks-vllm is restarting, not running (last exit code 1, OOM killed: no)")
-
-
-@pytest.mark.parametrize("earlier, later", [
-    ("2026-12-02T14:05:01.5Z", "2026-12-02T14:05:01.500000001Z"),      # the same second: the fraction decides
-    ("2026-12-02T14:05:01Z", "2026-12-02T14:05:01.000000001Z"),
-    ("2026-12-02T14:05:01.9Z", "2026-12-02T14:05:02.1Z"),
-    ("2026-12-02T14:05:01.123456789Z", "2026-12-03T00:00:00Z"),
-])
-def test_started_key_sorts_docker_timestamps_in_time_order(earlier, later):
-    assert docker_util.started_key(earlier) < docker_util.started_key(later)
-
-
-def test_started_key_of_a_container_that_never_started_sorts_first():
-    assert docker_util.started_key("0001-01-01T00:00:00Z") == docker_util.started_key("") == ""
-
-
-@pytest.mark.parametrize("value", ["yesterday", "2026-12-02T14:05:01.12ab", "2026-12-02T14:05:01+01:00"])
-def test_started_key_refuses_what_docker_does_not_write(value):
-    with pytest.raises(ValueError, match="StartedAt"):
-        docker_util.started_key(value)
-
-
-def test_started_before():
-    worker = "2026-12-02T14:05:01.2Z"
-    assert docker_util.started_before(worker, ["2026-12-02T14:05:01.25Z"])        # the head restarted after it
-    assert not docker_util.started_before(worker, ["2026-12-02T14:05:01.19Z"])
-    assert not docker_util.started_before(worker, [])
-    assert not docker_util.started_before("", ["2026-12-02T14:05:01.25Z"])          # never started: nothing to heal
