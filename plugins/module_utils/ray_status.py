@@ -52,12 +52,12 @@ _NODE_STATUS_HEADERS = {
 }
 _RESOURCES_HEADERS = {
     "Total Usage:": "usage",
-    "Usage:": "usage",  # older Ray
-    "From request_resources:": "requests",
-    "Total Constraints:": "requests",  # autoscaler v2
-    "Pending Demands:": "demands",
-    "Total Demands:": "demands",  # autoscaler v2
-    "Demands:": "demands",  # older Ray
+    "Usage:": "usage",  # Ray 2.10, 2.40 without -v
+    "From request_resources:": "requests",  # Ray 2.51.1 and later
+    "Total Constraints:": "requests",  # autoscaler v2 (Ray 2.49.2)
+    "Pending Demands:": "demands",  # Ray 2.51.1 and later
+    "Total Demands:": "demands",  # autoscaler v2; Ray 2.10, 2.40 with -v
+    "Demands:": "demands",  # Ray 2.10, 2.40 without -v
 }
 _NODE_BLOCK_HEADERS = {
     "Usage:": "usage",

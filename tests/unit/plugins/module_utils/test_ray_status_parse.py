@@ -37,49 +37,49 @@ class Read(NamedTuple):
 PENDING_PG = ("{'GPU': 1.0} * 3 (PACK): 1+ pending placement groups",)
 # fmt: off
 FIXTURES = {
-    "ray-2.10.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.27)),
-    "ray-2.10.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.67)),
-    "ray-2.10.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=42.67)),
+    "ray-2.10.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=16.15)),
+    "ray-2.10.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95)),
+    "ray-2.10.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=33.95)),
     "ray-2.10.0-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.67,
-        node_usage=("e083bfa7d31c55113388e0ea2246073788301f169f1c9a8d862e75b2",
-                    "00e49a409a30f584672af8ec673c9e55ae4cbe98b973d85704eda519"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95,
+        node_usage=("fb9dacee2eec87ee0d0abbcc70be5b4ad57a966cf434595f4b0a84ee",
+                    "5f2fe5be8bdda4cd7baca2ce44278ab2a2bea51498a6b472499f5b2e"))),
     "ray-2.10.0-none.txt": (1, "no_cluster", None),
     "ray-2.10.0-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.67, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95, demands=PENDING_PG)),
 
-    "ray-2.40.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=18.09)),
-    "ray-2.40.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.14)),
-    "ray-2.40.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=34.14)),
+    "ray-2.40.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=16.20)),
+    "ray-2.40.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96)),
+    "ray-2.40.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=33.96)),
     "ray-2.40.0-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.14,
-        node_usage=("383ba5edc03951ab098a4605d1b888c145f0fd6b6d1b924dd762acfd",
-                    "477e582db0684ec47aa1f10049911488127228e5f2d21ccea933f9a1"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96,
+        node_usage=("caf22238b11edd0fc84137cab683a37c75bf9b50057eaed29c771db0",
+                    "76f96b4b56715856a4cc99f404c22b38b909260c759872dbcdb45651"))),
     "ray-2.40.0-none.txt": (1, "no_cluster", None),
     "ray-2.40.0-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.14, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96, demands=PENDING_PG)),
 
-    "ray-2.49.2-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=22.04)),
-    "ray-2.49.2-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=43.55)),
-    "ray-2.49.2-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=43.55)),
+    "ray-2.49.2-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.51)),
+    "ray-2.49.2-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09)),
+    "ray-2.49.2-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=42.09)),
     "ray-2.49.2-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=43.55,
-        node_usage=("c65123de11708dbe6643ef52430bea9d3bb8e31ba44d85edb0f20fd2",
-                    "d49311cfae89ef1cabc1828afed9d4bf42c74ea7ef0afac5a4c54105"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09,
+        node_usage=("ad84cf31d0b678c1b282f72931b9c02505241a6eedb2cc8b8633aab1",
+                    "baf377f9148a1a44c4494d7ef1e36ba17d8bb93c7fe3443a2d9fbf69"))),
     "ray-2.49.2-none.txt": (1, "no_cluster", None),
     "ray-2.49.2-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=43.55, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09, demands=PENDING_PG)),
 
-    "ray-2.51.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.40)),
-    "ray-2.51.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.82)),
-    "ray-2.51.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=34.82)),
+    "ray-2.51.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.47)),
+    "ray-2.51.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50)),
+    "ray-2.51.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=40.50)),
     "ray-2.51.1-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.82,
-        node_usage=("c9ada06c99c747629fa235fb2396ebe803acb0345f9de7b6787950fb",
-                    "41f1adb3d0077bdd3c04df4b75e1ca5a2b2fad42b879d7374c2afb0f"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50,
+        node_usage=("e4a1f9ec851f5e6fb5306b8a278676e5c03ae8b304ce3cea6a469c73",
+                    "b2c859f279215da4babfa47805b48e634bc745527c9a6583b79a6052"))),
     "ray-2.51.1-none.txt": (1, "no_cluster", None),
     "ray-2.51.1-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.82, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50, demands=PENDING_PG)),
 
     "ray-2.52.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.31)),
     "ray-2.52.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89)),
