@@ -1,6 +1,14 @@
 # Copyright: stacked_sparks maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read the output of ``ray status`` (Ray 2.x) without ever guessing.
+"""Read the output of ``ray status`` (Ray 2.10 to 2.60) without ever guessing.
+
+Tested with real outputs (``ray status`` and ``ray status -v``) of the Ray versions in TESTED_RAY_VERSIONS,
+captured by really running each of them (tests/unit/fixtures/ray-status/). Their formats differ in the
+headers of the Resources section only:
+
+- ``Usage:`` and ``Demands:`` (Ray 2.10, 2.40; their ``-v`` says ``Total Usage:`` and ``Total Demands:``);
+- ``Total Usage:``, ``Total Constraints:`` and ``Total Demands:`` (autoscaler v2: Ray 2.49.2);
+- ``Total Usage:``, ``From request_resources:`` and ``Pending Demands:`` (Ray 2.51.1, 2.52.1, 2.60.0).
 
 Anything this parser does not recognise raises RayStatusParseError: a format drift must give a clear
 error, never a wrong node or GPU count.
@@ -9,6 +17,9 @@ error, never a wrong node or GPU count.
 from __future__ import annotations
 
 import re
+
+# The Ray versions whose real ``ray status`` outputs the unit tests read (one set of captures for each).
+TESTED_RAY_VERSIONS = ("2.10.0", "2.40.0", "2.49.2", "2.51.1", "2.52.1", "2.60.0")
 
 _UNITS = {
     "B": 1,
@@ -41,12 +52,12 @@ _NODE_STATUS_HEADERS = {
 }
 _RESOURCES_HEADERS = {
     "Total Usage:": "usage",
-    "Usage:": "usage",  # older Ray
-    "From request_resources:": "requests",
-    "Total Constraints:": "requests",  # autoscaler v2
-    "Pending Demands:": "demands",
-    "Total Demands:": "demands",  # autoscaler v2
-    "Demands:": "demands",  # older Ray
+    "Usage:": "usage",  # Ray 2.10, 2.40 without -v
+    "From request_resources:": "requests",  # Ray 2.51.1 and later
+    "Total Constraints:": "requests",  # autoscaler v2 (Ray 2.49.2)
+    "Pending Demands:": "demands",  # Ray 2.51.1 and later
+    "Total Demands:": "demands",  # autoscaler v2; Ray 2.10, 2.40 with -v
+    "Demands:": "demands",  # Ray 2.10, 2.40 without -v
 }
 _NODE_BLOCK_HEADERS = {
     "Usage:": "usage",
@@ -100,14 +111,14 @@ def _add_resource(resources, line_no, line):
 
 
 def parse_ray_status(text):
-    """Parse ``ray status`` (or ``ray status -v``) output of Ray 2.x.
+    """Parse ``ray status`` (or ``ray status -v``) output of Ray 2.10 to 2.60 (see TESTED_RAY_VERSIONS).
 
     Returns a dict with active_nodes, idle_nodes (node ids or autoscaler node types), nodes (the node count,
     honouring counts like `` 2 ray.worker.gpu``), pending_nodes, recent_failures, resources
     (``{name: {"used": float, "total": float}}``, memory in bytes), gpus (total GPUs, 0.0 without a GPU line),
     pending_demands and node_usage (per-node resources of ``-v`` output, ``{}`` otherwise).
 
-    Raises RayStatusParseError when a section, a header or a line is not what Ray 2.x prints.
+    Raises RayStatusParseError when a section, a header or a line is not what these Ray versions print.
     """
     if not isinstance(text, str):
         raise RayStatusParseError(f"unexpected 'ray status' output: expected text, got {type(text).__name__!r}")

@@ -17,6 +17,8 @@ description:
     its last log lines), when C(ray status) fails in another way, and when the output cannot be read with
     certainty (a format drift gives an error, never a wrong count).
   - It never changes anything.
+  - It reads the output of Ray 2.10 to 2.60, tested with real outputs of Ray 2.10.0, 2.40.0, 2.49.2, 2.51.1,
+    2.52.1 and 2.60.0.
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
   - stacked_sparks.vllm.attributes.read_only

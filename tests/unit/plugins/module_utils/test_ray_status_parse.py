@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pathlib
+import re
+from typing import NamedTuple
 
 import pytest
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status import (
+    TESTED_RAY_VERSIONS,
     RayStatusParseError,
     check_requirements,
     classify_output,
@@ -14,56 +17,175 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status imp
 GIB = 2**30
 MIB = 2**20
 
-# Every captured output, with the exit code it came with and what must be read from it.
-# (rc, state, nodes, gpus total, gpus used, CPU total, memory total GiB, node_usage ids)
+
+class Read(NamedTuple):
+    """What must be read from one capture that parses ("ok")."""
+
+    nodes: int
+    gpus: float
+    gpus_used: float | None  # None: no GPU line at all
+    cpus: float
+    mem_gib: float  # the cluster's memory total, as printed
+    demands: tuple = ()  # the pending demands, as printed
+    node_usage: tuple = ()  # the ids of the per-node blocks of ``ray status -v``, in order
+
+
+# Every captured output (``ray-<Ray version>-<case>.txt``, made by really running that Ray; most by the recipe
+# ``capture`` beside them), with the exit code it came with, the state classify_output must give and, for
+# "ok", what must be read from it.
+# The recipe's "pending" case: a placement group of three one-GPU bundles on a cluster of two GPUs.
+PENDING_PG = ("{'GPU': 1.0} * 3 (PACK): 1+ pending placement groups",)
+# fmt: off
 FIXTURES = {
-    "ray-2.60-1node.txt": (0, "ok", 1, 0.0, None, 2.0, 22.67, []),
-    "ray-2.60-2nodes.txt": (0, "ok", 2, 0.0, None, 4.0, 45.18, []),
-    "ray-2.60-2nodes-gpu.txt": (0, "ok", 2, 2.0, 0.0, 4.0, 45.16, []),
-    "ray-2.60-2nodes-serving.txt": (0, "ok", 2, 2.0, 2.0, 4.0, 45.16, []),
-    "ray-2.60-2nodes-v.txt": (0, "ok", 2, 0.0, None, 4.0, 45.18,
-                              ["6b18658c01c9ca5fcbcebeefcd15077976b6f5f78349f62ccb211042",
-                               "3ff051e7f0a9db0d2df45858cb8c6a8b66d66da7a4551a489b2c6bc9"]),
-    "ray-2.60-deadnode-late.txt": (0, "ok", 1, 1.0, 0.0, 2.0, 22.66, []),
-    "ray-2.60-none.txt": (1, "no_cluster", None, None, None, None, None, None),
-    "ray-2.60-starting-exit0.txt": (0, "starting", None, None, None, None, None, None),
+    "ray-2.10.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=16.15)),
+    "ray-2.10.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95)),
+    "ray-2.10.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=33.95)),
+    "ray-2.10.0-2nodes-v.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95,
+        node_usage=("fb9dacee2eec87ee0d0abbcc70be5b4ad57a966cf434595f4b0a84ee",
+                    "5f2fe5be8bdda4cd7baca2ce44278ab2a2bea51498a6b472499f5b2e"))),
+    "ray-2.10.0-none.txt": (1, "no_cluster", None),
+    "ray-2.10.0-pending.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95, demands=PENDING_PG)),
+
+    "ray-2.40.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=16.20)),
+    "ray-2.40.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96)),
+    "ray-2.40.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=33.96)),
+    "ray-2.40.0-2nodes-v.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96,
+        node_usage=("caf22238b11edd0fc84137cab683a37c75bf9b50057eaed29c771db0",
+                    "76f96b4b56715856a4cc99f404c22b38b909260c759872dbcdb45651"))),
+    "ray-2.40.0-none.txt": (1, "no_cluster", None),
+    "ray-2.40.0-pending.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96, demands=PENDING_PG)),
+
+    "ray-2.49.2-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.51)),
+    "ray-2.49.2-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09)),
+    "ray-2.49.2-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=42.09)),
+    "ray-2.49.2-2nodes-v.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09,
+        node_usage=("ad84cf31d0b678c1b282f72931b9c02505241a6eedb2cc8b8633aab1",
+                    "baf377f9148a1a44c4494d7ef1e36ba17d8bb93c7fe3443a2d9fbf69"))),
+    "ray-2.49.2-none.txt": (1, "no_cluster", None),
+    "ray-2.49.2-pending.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09, demands=PENDING_PG)),
+
+    "ray-2.51.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.47)),
+    "ray-2.51.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50)),
+    "ray-2.51.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=40.50)),
+    "ray-2.51.1-2nodes-v.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50,
+        node_usage=("e4a1f9ec851f5e6fb5306b8a278676e5c03ae8b304ce3cea6a469c73",
+                    "b2c859f279215da4babfa47805b48e634bc745527c9a6583b79a6052"))),
+    "ray-2.51.1-none.txt": (1, "no_cluster", None),
+    "ray-2.51.1-pending.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50, demands=PENDING_PG)),
+
+    "ray-2.52.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.31)),
+    "ray-2.52.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89)),
+    "ray-2.52.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=34.89)),
+    "ray-2.52.1-2nodes-v.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89,
+        node_usage=("8f9d94816798482a7e73428e02406531daf4c65a2004eaa5145d5e40",
+                    "937d44010ad238e80e9eab0684b13b14087ad25fa045fb4890a24bea"))),
+    "ray-2.52.1-none.txt": (1, "no_cluster", None),
+    "ray-2.52.1-pending.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89, demands=PENDING_PG)),
+
+    "ray-2.60-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=22.67)),
+    "ray-2.60-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=45.16)),
+    "ray-2.60-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=45.16)),
+    "ray-2.60-2nodes-v.txt": (0, "ok", Read(
+        nodes=2, gpus=0.0, gpus_used=None, cpus=4.0, mem_gib=45.18,
+        node_usage=("6b18658c01c9ca5fcbcebeefcd15077976b6f5f78349f62ccb211042",
+                    "3ff051e7f0a9db0d2df45858cb8c6a8b66d66da7a4551a489b2c6bc9"))),
+    "ray-2.60-2nodes.txt": (0, "ok", Read(nodes=2, gpus=0.0, gpus_used=None, cpus=4.0, mem_gib=45.18)),
+    "ray-2.60-deadnode-late.txt": (0, "ok", Read(nodes=1, gpus=1.0, gpus_used=0.0, cpus=2.0, mem_gib=22.66)),
+    "ray-2.60-none.txt": (1, "no_cluster", None),
+    "ray-2.60-starting-exit0.txt": (0, "starting", None),
+    "ray-2.60.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.16)),
+    "ray-2.60.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.40)),
+    "ray-2.60.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=35.40)),
+    "ray-2.60.0-2nodes-v.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.40,
+        node_usage=("bf1a57b8d24f2a469e569cdd03444ea510d6b306c79757393f0740b4",
+                    "863250253f21029c0d88e29d3e8f64faab3afb839aefbdd7d3d19b3a"))),
+    "ray-2.60.0-none.txt": (1, "no_cluster", None),
+    "ray-2.60.0-pending.txt": (0, "ok", Read(
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.40, demands=PENDING_PG)),
 }
+# fmt: on
 FIXTURE_DIR = pathlib.Path(__file__).parents[2] / "fixtures" / "ray-status"
+# The cases the recipe captures for each version.
+RECIPE_CASES = {"none", "1node", "2nodes-gpu", "2nodes-v", "2nodes-serving", "pending"}
+_NAME = re.compile(r"^ray-(\d+\.\d+(?:\.\d+)?)-(.+)\.txt$")
+
+
+def _version_and_case(name):
+    version, case = _NAME.match(name).groups()
+    return version + ".0" * (2 - version.count(".")), case  # "2.60" is 2.60.0
+
+
+def _version_key(version):
+    return tuple(int(part) for part in version.split("."))
 
 
 def test_every_fixture_file_has_expectations():
     assert sorted(p.name for p in FIXTURE_DIR.glob("*.txt")) == sorted(FIXTURES)
 
 
-@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_tested_ray_versions_are_the_captured_ones():
+    assert all(_NAME.match(name) for name in FIXTURES)
+    assert set(TESTED_RAY_VERSIONS) == {_version_and_case(name)[0] for name in FIXTURES}
+    assert list(TESTED_RAY_VERSIONS) == sorted(set(TESTED_RAY_VERSIONS), key=_version_key)
+
+
+@pytest.mark.parametrize("version", TESTED_RAY_VERSIONS)
+def test_every_tested_version_has_every_recipe_case(version):
+    cases = {case for name in FIXTURES for v, case in [_version_and_case(name)] if v == version}
+    assert RECIPE_CASES <= cases
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES, key=lambda name: (_version_key(_version_and_case(name)[0]), name)))
 def test_fixture(name, ray_fixture):
-    rc, state, nodes, gpus, gpus_used, cpus, mem_gib, node_usage = FIXTURES[name]
+    rc, state, read = FIXTURES[name]
     text = ray_fixture(name)
     stdout, stderr = (text, "") if rc == 0 else ("", text)
     assert classify_output(rc, stdout, stderr)[0] == state
     if state != "ok":
+        with pytest.raises(RayStatusParseError):
+            parse_ray_status(text)
         return
     status = parse_ray_status(text)
-    assert status["nodes"] == nodes
-    assert len(status["active_nodes"]) == nodes
+    assert status["nodes"] == read.nodes
+    assert len(status["active_nodes"]) == read.nodes
     assert all(node.startswith("node_") for node in status["active_nodes"])
     assert status["idle_nodes"] == []
-    assert status["gpus"] == gpus
-    assert status["resources"]["CPU"] == {"used": 0.0, "total": cpus}
-    if gpus_used is None:
+    assert status["gpus"] == read.gpus
+    assert status["resources"]["CPU"] == {"used": 0.0, "total": read.cpus}
+    if read.gpus_used is None:
         assert "GPU" not in status["resources"]
     else:
-        assert status["resources"]["GPU"] == {"used": gpus_used, "total": gpus}
+        assert status["resources"]["GPU"] == {"used": read.gpus_used, "total": read.gpus}
     assert status["resources"]["memory"]["used"] == 0.0
-    assert status["resources"]["memory"]["total"] == pytest.approx(mem_gib * GIB)
-    assert status["resources"]["object_store_memory"]["total"] == pytest.approx(
-        (476.84 if nodes == 1 else 953.67) * MIB)
+    assert status["resources"]["memory"]["total"] == pytest.approx(read.mem_gib * GIB)
+    # 500 MB a node (the recipe's --object-store-memory; the lab's too), as printed.
+    store_mib = {1: 476.84, 2: 953.67}[read.nodes]
+    assert status["resources"]["object_store_memory"]["total"] == pytest.approx(store_mib * MIB)
     assert set(status["resources"]) == {"CPU", "memory", "object_store_memory"} | (
-        {"GPU"} if gpus_used is not None else set())
+        {"GPU"} if read.gpus_used is not None else set())
     assert status["pending_nodes"] == []
     assert status["recent_failures"] == []
-    assert status["pending_demands"] == []
-    assert list(status["node_usage"]) == node_usage
+    assert status["pending_demands"] == list(read.demands)
+    assert list(status["node_usage"]) == list(read.node_usage)
+    if read.node_usage:  # one block for each active node
+        assert sorted(f"node_{node}" for node in read.node_usage) == sorted(status["active_nodes"])
+    for usage in status["node_usage"].values():
+        assert usage["CPU"] == {"used": 0.0, "total": read.cpus / read.nodes}
+        assert usage.get("GPU", {}).get("total", 0.0) == read.gpus / read.nodes
+    assert check_requirements(status, read.nodes, read.gpus) == []
+    assert check_requirements(status, read.nodes + 1, read.gpus + 1) == [
+        f"{read.nodes} of {read.nodes + 1} nodes", f"{read.gpus} of {read.gpus + 1} GPU"]
 
 
 def test_verbose_per_node_usage_is_not_the_cluster_usage(ray_fixture):
@@ -265,8 +387,9 @@ def test_classify_output(rc, stdout, stderr, state, detail):
         assert "\n" not in got_detail
 
 
-def test_classify_none_fixture_detail(ray_fixture):
-    state, detail = classify_output(1, "", ray_fixture("ray-2.60-none.txt"))
+@pytest.mark.parametrize("name", sorted(name for name in FIXTURES if name.endswith("-none.txt")))
+def test_classify_none_fixture_detail(name, ray_fixture):
+    state, detail = classify_output(1, "", ray_fixture(name))
     assert state == "no_cluster"
     assert detail.startswith("ConnectionError: Could not find any running Ray instance.")
 
