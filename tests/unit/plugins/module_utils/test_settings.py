@@ -95,6 +95,7 @@ def test_bad_values_are_named(name, value, expected):
     ("vllm_serve_port", "abc"),
     ("vllm_serve_gpu_memory_utilization", "lots"),
     ("cluster_gpus", "perhaps"),
+    ("cluster_install_docker_sdk", "perhaps"),
     ("cluster_rdma", "sometimes"),
     ("vllm_serve_extra_args", {"a": 1}),
 ])
