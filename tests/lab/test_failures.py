@@ -69,7 +69,7 @@ BAD_INPUTS = [
     ({"ray_head_dashboard_host": "0.0.0.0"}, "ray_head_dashboard_host must be a loopback or fabric address"),
     ({"vllm_serve_extra_args": ["--api-key", "secret"]}, "vllm_serve_extra_args must not set --api-key"),
     ({"vllm_serve_extra_args": "--enforce-eager"},
-     "vllm_serve_extra_args must be a list of strings, got the string '--enforce-eager'"),
+     "vllm_serve_extra_args must be a list of strings, got the string"),
     ({"cluster_hf_cache_nfs": "maybe"}, "argument 'cluster_hf_cache_nfs' is of type str and we were unable to convert"),
 ]
 
