@@ -138,7 +138,6 @@ def check_fraction(value, var):
     return number
 
 
-
 def _head_address(value, var):
     text = str(_required(value, var)).strip()
     host, sep, port = text.rpartition(":")
@@ -275,8 +274,8 @@ def vllm_serve_args(options):
     args += ["--distributed-executor-backend", "ray"]
     if not _unset(options.get("max_model_len")):
         args += ["--max-model-len", str(_int(options["max_model_len"], "vllm_serve_max_model_len", 1))]
-    args += ["--gpu-memory-utilization", _number(check_fraction(options.get("gpu_memory_utilization"),
-                                                                   "vllm_serve_gpu_memory_utilization"))]
+    share = check_fraction(options.get("gpu_memory_utilization"), "vllm_serve_gpu_memory_utilization")
+    args += ["--gpu-memory-utilization", _number(share)]
     return args + _extra_args(options.get("extra_args"), "vllm_serve_extra_args", _VLLM_MANAGED)
 
 

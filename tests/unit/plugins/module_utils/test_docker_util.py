@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import pytest
-from ansible_collections.stacked_sparks.vllm.plugins.module_utils import docker_util
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
     HAS_DOCKER,
     container_state,
