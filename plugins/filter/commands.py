@@ -1,6 +1,7 @@
 # Copyright: stacked_sparks maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that build the Ray and vLLM command lines and environments; the docs are in the <name>.yml files."""
+"""Filters that build the Ray and vLLM command lines, environments and closed ports; the docs are in the <name>.yml
+files."""
 
 from __future__ import annotations
 
@@ -24,5 +25,5 @@ class FilterModule:
     def filters(self):
         return {
             name: _filter(getattr(commands, name))
-            for name in ("ray_start_args", "vllm_serve_args", "ray_node_env")
+            for name in ("ray_start_args", "vllm_serve_args", "ray_node_env", "ray_closed_ports")
         }

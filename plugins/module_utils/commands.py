@@ -243,6 +243,33 @@ def _ray_port_args(options, head, gcs_port):
     return args
 
 
+# Ports Ray fixes itself, which ray start cannot pin: the autoscaler's and the dashboard's metrics (an environment
+# variable moves each), and the client server's per-client servers.
+RAY_METRIC_PORTS = {"AUTOSCALER_METRIC_PORT": 44217, "DASHBOARD_METRIC_PORT": 44227}
+RAY_CLIENT_PORTS = "23000:23999"
+EPHEMERAL = "ephemeral"
+
+
+def ray_closed_ports(options):
+    """The ports the host firewall closes to all but loopback and the fabric, as host_firewall's closed_ports:
+    Ray's GCS and pinned servers, its worker range, the ports Ray fixes itself, and the kernel's ephemeral ports
+    (V(ephemeral)), where the processes vLLM runs in Ray listen on ports nobody manages (Gloo, torch's store, ZMQ).
+
+    Options: port (cluster_ray_port), ray_ports (cluster_ray_ports), env (cluster_container_env, which may move
+    the metric ports).
+    """
+    _options(options, {"port", "ray_ports", "env"}, "ray_closed_ports")
+    ray_ports = dict(options.get("ray_ports") or {})
+    low, high = ray_ports.pop("min_worker", None), ray_ports.pop("max_worker", None)
+    fixed = [_int(options.get("port"), "cluster_ray_port", 1, 65535)]
+    fixed += [_int(value, f"cluster_ray_ports.{key}", 1, 65535) for key, value in ray_ports.items()]
+    env = options.get("env") or {}
+    fixed += [_int(env.get(name, default), f"cluster_container_env.{name}", 1, 65535)
+              for name, default in RAY_METRIC_PORTS.items()]
+    ranges = [f"{low}:{high}"] if low is not None and high is not None else []
+    return [str(port) for port in sorted(set(fixed))] + ranges + [RAY_CLIENT_PORTS, EPHEMERAL]
+
+
 def vllm_serve_args(options):
     """Build the argument list of ``vllm serve`` (without the ``vllm`` itself).
 

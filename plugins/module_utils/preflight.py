@@ -89,15 +89,29 @@ def owner_of(cgroup_text, containers):
     return ""
 
 
-def judge_ports(ports, listening, running, owners=None):
-    """Report each wanted port and say which are taken. ports: [{port, name, holders}]; listening: from
-    listening_ports; running: names of the running containers, or None when Docker could not tell; owners:
-    {port: names of the containers whose processes listen there, "" for a process outside every container},
-    None (or a port missing) when the owners could not be read: then a running holder is taken to hold it.
+def ephemeral_range(text):
+    """(low, high) of /proc/sys/net/ipv4/ip_local_port_range ("32768\t60999"), None when unreadable."""
+    try:
+        low, high = (int(field) for field in (text or "").split())
+    except ValueError:
+        return None
+    return low, high
+
+
+def judge_ports(ports, listening, running, owners=None, ephemeral=None):
+    """Report each wanted port and say which are taken. ports: [{port, name, holders, outside_ephemeral}];
+    listening: from listening_ports; running: names of the running containers, or None when Docker could not tell;
+    owners: {port: names of the containers whose processes listen there, "" for a process outside every
+    container}, None (or a port missing) when the owners could not be read: then a running holder is taken to hold
+    it; ephemeral: the node's ephemeral range (low, high), which a port with outside_ephemeral must stay out of.
     Returns (report, problems)."""
     report, problems = [], []
     for item in ports:
         port, name, holders = item["port"], item["name"], list(item.get("holders") or [])
+        if item.get("outside_ephemeral") and ephemeral and ephemeral[0] <= port <= ephemeral[1]:
+            problems.append(f"port {port} ({name}) is in this node's ephemeral port range {ephemeral[0]}-{ephemeral[1]} "
+                            "(net.ipv4.ip_local_port_range): the kernel may give it to any outgoing connection, and "
+                            f"the host firewall keeps that range to loopback and the fabric; pick a port below {ephemeral[0]}")
         addresses = listening.get(port, [])
         found = (owners or {}).get(port)
         if found is None:
@@ -446,8 +460,9 @@ def _fabric_network(network, nodes):
 
 
 def fabric_report(options):
-    """Cross-node checks of the fabric from the nodes' Ansible network facts; see fabric_report.yml.
-    Returns {errors, warnings, lines}. Malformed options raise PreflightError."""
+    """Cross-node checks of the fabric from the nodes' Ansible network facts, and each node's fabric address (the
+    one place it is decided); see fabric_report.yml. Returns {errors, warnings, lines, node_ips, head_ip, subnet}.
+    Malformed options raise PreflightError."""
     if not isinstance(options, Mapping):
         raise PreflightError(f"fabric_report expects a dict of options, got {type(options).__name__}")
     unknown = sorted(str(key) for key in options if key not in _FABRIC_OPTIONS)
@@ -517,4 +532,6 @@ def fabric_report(options):
         warnings.append(f"the link speed of {interface} differs between the nodes: "
                         f"{', '.join(f'{host} {speed} Mb/s' for host, speed in speeds)}; check the cable and "
                         "the port settings")
-    return {"errors": errors, "warnings": warnings, "lines": lines}
+    node_ips = {node["host"]: str(node["address"]) if node["address"] is not None else "" for node in seen}
+    return {"errors": errors, "warnings": warnings, "lines": lines, "node_ips": node_ips,
+            "head_ip": node_ips[seen[0]["host"]], "subnet": str(net) if net is not None else ""}

@@ -21,6 +21,8 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands impor
     check_fraction,
     check_interface,
     check_ip,
+    RAY_CLIENT_PORTS,
+    RAY_METRIC_PORTS,
     ray_node_env,
     ray_start_args,
     vllm_serve_args,
@@ -295,18 +297,40 @@ def _cross(settings, nodes):
                         **{f"{key}_port": value for key, value in ray_ports.items()}})
     except OptionError as exc:
         errors.append(str(exc))
+    return errors + _api_port(settings, ray_ports)
+
+
+def _api_port(settings, ray_ports):
+    """vLLM's port against Ray's: none shared, none inside the worker range, none among the ports Ray fixes itself
+    (the host firewall keeps those to the fabric; the node's ephemeral range is node_preflight's check)."""
     api = settings.get("vllm_serve_port")
+    if not isinstance(api, int):
+        return []
     taken = {"cluster_ray_port": settings.get("cluster_ray_port")}
     taken.update({f"cluster_ray_ports.{key}": value for key, value in ray_ports.items()
                   if key not in ("min_worker", "max_worker")})
-    for var, port in taken.items():
-        if port == api:
-            errors.append(f"vllm_serve_port and {var} both use port {api}: give each its own")
+    errors = [f"vllm_serve_port and {var} both use port {api}: give each its own"
+              for var, port in taken.items() if port == api]
     low, high = ray_ports.get("min_worker"), ray_ports.get("max_worker")
     if isinstance(low, int) and isinstance(high, int) and low <= api <= high:
         errors.append(f"vllm_serve_port {api} is in Ray's worker port range {low}-{high} (cluster_ray_ports.min_worker "
                       "and max_worker): move one of them")
-    return errors
+    return errors or _api_port_closed(api, settings)
+
+
+def _api_port_closed(api, settings):
+    """The API port among the ports Ray fixes itself, which the host firewall keeps to the fabric too (see
+    commands.ray_closed_ports; the node's ephemeral range is node_preflight's check)."""
+    env = settings.get("cluster_container_env") or {}
+    for name, default in RAY_METRIC_PORTS.items():
+        if str(env.get(name, default)) == str(api):
+            return [f"vllm_serve_port {api} is Ray's {name} ({'cluster_container_env' if name in env else 'its default'}), "
+                    "a port the host firewall keeps to loopback and the fabric: pick another"]
+    low, high = map(int, RAY_CLIENT_PORTS.split(":"))
+    if low <= api <= high:
+        return [f"vllm_serve_port {api} is in {low}-{high}, where Ray's client server starts its per-client servers, "
+                "ports the host firewall keeps to loopback and the fabric: pick another"]
+    return []
 
 
 def check_settings(values, specs, nodes=0):

@@ -50,6 +50,12 @@ options:
         type: list
         elements: str
         default: []
+      outside_ephemeral:
+        description:
+          - The port must lie outside the node's ephemeral port range (C(net.ipv4.ip_local_port_range)), which the
+            kernel gives to outgoing connections and the host firewall keeps to loopback and the fabric.
+        type: bool
+        default: false
   docker:
     description:
       - Whether the Docker engine must be installed and answer C(docker info).
@@ -272,6 +278,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     judge_ports,
     judge_rdma,
     container_ids,
+    ephemeral_range,
     listening_inodes,
     listening_ports,
     owner_of,
@@ -279,6 +286,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
 )
 
 PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 SYS_NET = "/sys/class/net"
 SYS_IB = "/sys/class/infiniband"
 CDI_SUFFIXES = (".yaml", ".yml", ".json")
@@ -358,6 +366,7 @@ def main():
                 "port": {"type": "int", "required": True},
                 "name": {"type": "str", "required": True},
                 "holders": {"type": "list", "elements": "str", "default": []},
+                "outside_ephemeral": {"type": "bool", "default": False},
             }},
             "docker": {"type": "bool", "default": True},
             "image": {"type": "str"},
@@ -416,7 +425,8 @@ def main():
         wanted = {port: found for port, found in listening_inodes(tcp).items()
                   if any(item["port"] == port for item in p["ports"])}
         owners = socket_owners(wanted, containers) if wanted else {}
-        facts["ports"], found = judge_ports(p["ports"], listening, facts["running_containers"], owners)
+        ephemeral = ephemeral_range(read(EPHEMERAL_RANGE)) if p["ports"] else None
+        facts["ports"], found = judge_ports(p["ports"], listening, facts["running_containers"], owners, ephemeral)
         problems += found
 
         docker_root = facts["docker"]["root_dir"] if facts["docker"] else None

@@ -13,7 +13,7 @@ FILTER_DIR = pathlib.Path(commands.__file__).parents[1] / "filter"
 
 
 def test_filter_names():
-    assert sorted(FILTERS) == ["ray_node_env", "ray_start_args", "vllm_serve_args"]
+    assert sorted(FILTERS) == ["ray_closed_ports", "ray_node_env", "ray_start_args", "vllm_serve_args"]
 
 
 @pytest.mark.parametrize("name, options", [

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
+    OptionError,
+    ray_closed_ports,
     ray_node_env,
     ray_start_args,
     vllm_serve_args,
@@ -325,3 +327,23 @@ def test_ray_node_env_empty_optionals():
 ])
 def test_ray_node_env_rejects(options, fragments):
     rejected(ray_node_env, options, *fragments)
+
+
+# ray_closed_ports
+
+def test_ray_closed_ports_of_the_defaults():
+    ports = {"dashboard": 8265, "ray_client_server": 10001, "node_manager": 6380, "object_manager": 6381,
+             "runtime_env_agent": 6382, "dashboard_agent_grpc": 6383, "dashboard_agent_listen": 52365,
+             "metrics_export": 6384, "min_worker": 10002, "max_worker": 10999}
+    assert ray_closed_ports({"port": 6379, "ray_ports": ports}) == [
+        "6379", "6380", "6381", "6382", "6383", "6384", "8265", "10001", "44217", "44227", "52365",
+        "10002:10999", "23000:23999", "ephemeral"]
+
+
+def test_ray_closed_ports_follow_the_environment_and_name_bad_values():
+    closed = ray_closed_ports({"port": 6379, "env": {"AUTOSCALER_METRIC_PORT": "9100"}})
+    assert closed == ["6379", "9100", "44227", "23000:23999", "ephemeral"]
+    with pytest.raises(OptionError, match="cluster_container_env.DASHBOARD_METRIC_PORT"):
+        ray_closed_ports({"port": 6379, "env": {"DASHBOARD_METRIC_PORT": "metrics"}})
+    with pytest.raises(OptionError, match="ray_closed_ports"):
+        ray_closed_ports({"port": 6379, "ports": {}})

@@ -24,6 +24,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     GPU_TOOLKIT_HINT,
     PreflightError,
     docker_summary,
+    ephemeral_range,
     fabric_report,
     failure_message,
     gpu_count,
@@ -136,6 +137,20 @@ def test_judge_ports_by_the_owners_of_the_sockets():
     _report, problems = judge_ports(ports[1:], listening, running, {6379: ["sparks-vllm", "sparks-ray-head"]})
     assert problems == ["port 6379 (cluster_ray_port) is in use by container sparks-vllm on this node (listening "
                         "on 0.0.0.0): pick another port or stop what listens there"]
+
+
+def test_judge_ports_keeps_the_api_port_out_of_the_ephemeral_range():
+    assert ephemeral_range("32768\t60999\n") == (32768, 60999)
+    assert ephemeral_range("") is None
+    ports = [{"port": 40000, "name": "vllm_serve_port", "holders": [], "outside_ephemeral": True},
+             {"port": 52365, "name": "cluster_ray_ports.dashboard_agent_listen", "holders": []}]
+    _report, problems = judge_ports(ports, {}, [], {}, (32768, 60999))
+    assert problems == [
+        "port 40000 (vllm_serve_port) is in this node's ephemeral port range 32768-60999 "
+        "(net.ipv4.ip_local_port_range): the kernel may give it to any outgoing connection, and the host firewall "
+        "keeps that range to loopback and the fabric; pick a port below 32768"]
+    assert judge_ports(ports, {}, [], {}, (50000, 60999))[1] == []
+    assert judge_ports(ports, {}, [], {}, None)[1] == []
 
 
 def test_judge_ports_says_when_docker_could_not_tell():
@@ -469,13 +484,24 @@ def test_fabric_report_good():
     assert result == {"errors": [], "warnings": [], "lines": [
         "spark-1: enp1s0f1np1 up, 192.168.100.10/24, MTU 9000, 200000 Mb/s",
         "spark-2: enp1s0f1np1 up, 192.168.100.11/24, MTU 9000, 200000 Mb/s",
-    ]}
+    ], "node_ips": {"spark-1": "192.168.100.10", "spark-2": "192.168.100.11"}, "head_ip": "192.168.100.10",
+        "subnet": "192.168.100.0/24"}
+
+
+def test_fabric_report_subnet_from_the_head_and_addresses_from_overrides():
+    result = report({"spark-1": iface(prefix="16"), "spark-2": iface(None)}, node_ips={"spark-2": "192.168.7.7"})
+    assert result["errors"] == []
+    assert result["subnet"] == "192.168.0.0/16"
+    assert result["node_ips"] == {"spark-1": "192.168.100.10", "spark-2": "192.168.7.7"}
+    head_set = report({"spark-1": iface(), "spark-2": iface("192.168.100.11")}, node_ips={"spark-1": "192.168.100.99"})
+    assert head_set["head_ip"] == "192.168.100.99"
 
 
 def test_fabric_report_missing_interface():
     result = report({"spark-1": iface(), "spark-2": None}, interfaces={"spark-2": ["eth0", "lo"]})
     assert result["errors"] == ["spark-2 has no interface enp1s0f1np1 (cluster_fabric_interface); it has: eth0, lo"]
     assert result["lines"][1] == "spark-2: enp1s0f1np1 missing"
+    assert result["node_ips"]["spark-2"] == ""
     assert report({"spark-1": iface(), "spark-2": {}})["errors"] == [
         "spark-2 has no interface enp1s0f1np1 (cluster_fabric_interface)"]
 

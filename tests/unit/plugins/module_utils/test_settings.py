@@ -148,6 +148,19 @@ def test_a_port_used_twice_is_named():
     assert len(found) == 1 and "cluster_ray_ports.node_manager" in found[0] and "6379" in found[0], found
 
 
+def test_the_api_port_is_not_one_the_firewall_keeps_to_the_fabric():
+    assert errors(vllm_serve_port=44217) == [
+        "vllm_serve_port 44217 is Ray's AUTOSCALER_METRIC_PORT (its default), a port the host firewall keeps to "
+        "loopback and the fabric: pick another"]
+    assert errors(vllm_serve_port=9100, cluster_container_env={"DASHBOARD_METRIC_PORT": "9100"}) == [
+        "vllm_serve_port 9100 is Ray's DASHBOARD_METRIC_PORT (cluster_container_env), a port the host firewall keeps "
+        "to loopback and the fabric: pick another"]
+    assert errors(vllm_serve_port=23456) == [
+        "vllm_serve_port 23456 is in 23000-23999, where Ray's client server starts its per-client servers, ports "
+        "the host firewall keeps to loopback and the fabric: pick another"]
+    assert errors(vllm_serve_port=44227, cluster_container_env={"DASHBOARD_METRIC_PORT": "9100"}) == []
+
+
 def test_ray_ports_must_all_be_given():
     found = errors(cluster_ray_ports={"node_manager": 7000})
     assert found and all("cluster_ray_ports" in e or "dashboard" in e for e in found), found
