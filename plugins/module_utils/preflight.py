@@ -353,6 +353,38 @@ def interface_summary(name, texts):
             "speed": _sysfs_int(texts.get("speed"))}
 
 
+def _address_fact(entry):
+    """One address of `ip -j addr` in the shape of Ansible's facts."""
+    if entry.get("family") == "inet6":
+        return {"address": entry["local"], "prefix": str(entry["prefixlen"]), "scope": entry.get("scope", "")}
+    interface = ipaddress.IPv4Interface(f"{entry['local']}/{entry['prefixlen']}")
+    return {"address": entry["local"], "prefix": str(entry["prefixlen"]), "netmask": str(interface.netmask),
+            "network": str(interface.network.network_address), "broadcast": entry.get("broadcast", "")}
+
+
+def interface_facts(summary, ip_json):
+    """The fabric interface in the shape of ansible.builtin.setup's interface facts, which fabric_report reads:
+    device, active (the UP flag), mtu, speed, ipv4 (the primary address: address, prefix, netmask, network),
+    ipv4_secondaries and ipv6. {} when the interface does not exist. summary: interface_summary; ip_json: what
+    `ip -j addr show dev NAME` printed."""
+    if not summary["exists"]:
+        return {}
+    try:
+        link = json.loads(ip_json)[0]
+        inet = [entry for entry in link.get("addr_info", []) if entry.get("family") == "inet"]
+        primary = next((entry for entry in inet if not entry.get("secondary")), None)
+        facts = {"device": summary["name"], "active": "UP" in link.get("flags", []),
+                 "mtu": summary["mtu"] or link.get("mtu"), "speed": summary["speed"],
+                 "ipv4_secondaries": [_address_fact(entry) for entry in inet if entry is not primary],
+                 "ipv6": [_address_fact(entry) for entry in link.get("addr_info", []) if entry.get("family") == "inet6"]}
+        if primary:
+            facts["ipv4"] = _address_fact(primary)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise PreflightError(f"cannot read the addresses of {summary['name']} (ip -j addr show): {exc}: "
+                             f"{str(ip_json)[:200]!r}") from None
+    return facts
+
+
 def judge_interface(summary, names):
     """Problems of the fabric interface: missing (listing `names`, the node's interfaces) or down."""
     name = summary["name"]

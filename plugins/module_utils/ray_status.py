@@ -16,6 +16,7 @@ error, never a wrong node or GPU count.
 
 from __future__ import annotations
 
+import json
 import re
 
 # The Ray versions whose real ``ray status`` outputs the unit tests read (one set of captures for each).
@@ -217,6 +218,56 @@ def parse_ray_status(text):
         "pending_demands": found["demands"],
         "node_usage": node_usage,
     }
+
+
+# The node resources the State API's answer is summed over (the rest are per-node and placement-group markers).
+_STATE_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
+
+
+def _state_nodes(answer):
+    """The list of nodes in the State API's answer: {"result": true, "data": {"result": {"result": [...]}}}."""
+    if not isinstance(answer, dict) or answer.get("result") is not True:
+        message = answer.get("msg") if isinstance(answer, dict) else None
+        raise RayStatusParseError(f"the State API did not answer with a result: {message or str(answer)[:200]!r}")
+    nodes = answer.get("data", {}).get("result", {})
+    nodes = nodes.get("result") if isinstance(nodes, dict) else nodes
+    if not isinstance(nodes, list):
+        raise RayStatusParseError("unexpected State API answer: expected data.result.result, a list of nodes")
+    return nodes
+
+
+def parse_state_nodes(text):
+    """Parse the JSON of Ray's State API, ``GET /api/v0/nodes`` on the head's dashboard (what ``ray list nodes``
+    reads): a probe that answers in milliseconds where ``ray status`` takes seconds.
+
+    Returns what parse_ray_status returns, from the nodes in state ALIVE: active_nodes (their node ids), nodes
+    (how many distinct addresses they have: a worker that restarted is listed twice, once as the old node, until
+    the GCS drops that one; the collection runs one Ray node per machine), node_ips, resources (each address
+    counted once; ``{name: {"used": None, "total": float}}`` for CPU, GPU, memory and object_store_memory: the
+    State API gives totals only), gpus, and empty pending and usage lists.
+    Raises RayStatusParseError when the answer is not the State API's list of nodes.
+    """
+    try:
+        answer = json.loads(text)
+    except ValueError as exc:
+        raise RayStatusParseError(f"the State API's answer is not JSON ({exc}): {text[:200]!r}") from None
+    alive, ips, totals = [], [], {}
+    for node in _state_nodes(answer):
+        if not isinstance(node, dict) or not {"node_id", "node_ip", "state"} <= node.keys():
+            raise RayStatusParseError(f"unexpected node in the State API's answer: {str(node)[:200]!r}")
+        if node["state"] != "ALIVE":
+            continue
+        alive.append(node["node_id"])
+        if node["node_ip"] in ips:
+            continue
+        ips.append(node["node_ip"])
+        for name, value in (node.get("resources_total") or {}).items():
+            if name in _STATE_RESOURCES:
+                totals[name] = totals.get(name, 0.0) + float(value)
+    resources = {name: {"used": None, "total": total} for name, total in sorted(totals.items())}
+    return {"active_nodes": alive, "idle_nodes": [], "nodes": len(ips), "node_ips": ips, "pending_nodes": [],
+            "recent_failures": [], "resources": resources, "gpus": totals.get("GPU", 0.0), "pending_demands": [],
+            "node_usage": {}}
 
 
 def _last_line(*texts):

@@ -214,6 +214,26 @@ docker_gpu_support:
   type: list
   elements: str
   sample: [runtime nvidia, CDI /var/run/cdi/nvidia.yaml]
+ansible_facts:
+  description: What the collection's roles read of the node, set as a fact when the checks pass.
+  returned: success
+  type: dict
+  contains:
+    stacked_sparks_node:
+      description:
+        - C(fabric), O(interface) in the shape of M(ansible.builtin.setup)'s interface facts (C(device), C(active),
+          C(mtu), C(speed), C(ipv4) with C(address), C(prefix), C(netmask) and C(network), C(ipv4_secondaries),
+          C(ipv6)), read from C(/sys/class/net) and C(ip -j addr show); V({}) without O(interface) or when it does
+          not exist. The filter P(stacked_sparks.vllm.fabric_report#filter) reads it.
+        - C(interfaces), the names of the node's network interfaces.
+        - C(docker_sdk), C(dev_infiniband) and C(image_present), as the keys of the same names.
+      type: dict
+      sample: {"fabric": {"device": "enp1s0f1np1", "active": true, "mtu": 9000, "speed": 200000,
+               "ipv4": {"address": "192.168.100.10", "prefix": "24", "netmask": "255.255.255.0",
+                        "network": "192.168.100.0", "broadcast": "192.168.100.255"},
+               "ipv4_secondaries": [], "ipv6": []},
+               "interfaces": ["enp1s0f1np1", "lo"], "docker_sdk": true, "dev_infiniband": true,
+               "image_present": true}
 interface:
   description:
     - The fabric interface from C(/sys/class/net), V(null) without O(interface).
@@ -269,6 +289,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util im
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight import (
     PreflightError,
     failure_message,
+    interface_facts,
     interface_summary,
     judge_docker,
     judge_free_space,
@@ -390,13 +411,18 @@ def main():
              "rdma_active": [], "rdma_nccl_ib_hca": "", "docker_sdk": HAS_DOCKER,
              "dev_infiniband": is_dir("/dev/infiniband")}
 
+    # What the collection's roles read of the node, as a fact: the fabric interface as ansible.builtin.setup
+    # would give it (fabric_report), the node's interfaces, the Docker SDK, /dev/infiniband and the image.
+    node = {"fabric": {}, "interfaces": [], "docker_sdk": HAS_DOCKER, "dev_infiniband": facts["dev_infiniband"]}
+
     def done():
         for warning in warnings:
             module.warn(warning)
         if problems:
             module.fail_json(msg=failure_message(facts["hostname"], problems), problems=problems, **facts)
+        node["image_present"] = facts["image_present"]
         module.exit_json(changed=False, msg=f"{facts['hostname']} passed the preflight checks", problems=[],
-                         **facts)
+                         ansible_facts={"stacked_sparks_node": node}, **facts)
 
     containers = {}
     try:
@@ -444,9 +470,17 @@ def main():
             facts.update(found_facts)
             problems += found
 
+        node["interfaces"] = [name for name in listdir(SYS_NET) if name != "bonding_masters"]
         if p["interface"]:
             facts["interface"] = interface_summary(p["interface"], read_interface(p["interface"]))
-            problems += judge_interface(facts["interface"], listdir(SYS_NET))
+            problems += judge_interface(facts["interface"], node["interfaces"])
+            ip_json = ""
+            if facts["interface"]["exists"]:
+                ip_bin = module.get_bin_path("ip", required=True)
+                rc, ip_json, err = module.run_command([ip_bin, "-j", "addr", "show", "dev", p["interface"]])
+                if rc != 0:
+                    raise PreflightError(f"ip -j addr show dev {p['interface']} failed: {' '.join(err.split())}")
+            node["fabric"] = interface_facts(facts["interface"], ip_json)
         devices = rdma_devices(read_rdma())
         facts["rdma_devices"] = devices
         rdma_facts, found, warned = judge_rdma(devices, p["interface"], p["rdma"], facts["dev_infiniband"])

@@ -45,6 +45,14 @@ options:
       - The Ray cluster to ask, as C(ip:port) of the head's GCS, passed as C(--address).
       - Without it, C(ray status) finds the cluster running on the node.
     type: str
+  dashboard:
+    description:
+      - The URL of the head's Ray dashboard as the target reaches it, for example V(http://127.0.0.1:8265).
+      - When set, each probe first asks Ray's State API (C(GET /api/v0/nodes), what C(ray list nodes) reads), which
+        answers in milliseconds where C(ray status) takes seconds, counts the nodes in state C(ALIVE) by their
+        addresses and sums their GPUs. When the dashboard does not answer (not started yet, turned off, another
+        host) or its answer cannot be read, that probe runs C(ray status) instead; RV(source) says which answered.
+    type: str
   min_nodes:
     description:
       - The number of nodes the cluster must have (active and idle nodes count).
@@ -67,6 +75,7 @@ options:
     type: str
 notes:
   - C(ray status) does not show IP addresses; a node that joined with the wrong address still counts as a node.
+    The State API (O(dashboard)) does: RV(node_ips).
   - A killed worker stays listed as active for about 25 seconds.
 seealso:
   - module: stacked_sparks.vllm.vllm_models
@@ -86,6 +95,13 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ ray_cluster.nodes }} nodes, {{ ray_cluster.gpus }} GPUs, CPU {{ ray_cluster.resources.CPU }}"
 
+- name: The same, asking the head's dashboard first (milliseconds, where ray status takes seconds)
+  stacked_sparks.vllm.ray_status:
+    container: sparks-ray-head
+    dashboard: http://127.0.0.1:8265
+    min_nodes: 2
+    timeout: 120
+
 - name: Read the status once, with ray on the host's PATH
   stacked_sparks.vllm.ray_status:
     executable: /opt/venv/bin/ray
@@ -104,13 +120,26 @@ node_ids:
   type: list
   elements: str
   sample: [node_6b18658c01c9ca5fcbcebeefcd15077976b6f5f78349f62ccb211042]
+node_ips:
+  description: The addresses of the nodes in state C(ALIVE).
+  returned: when the State API answered (O(dashboard))
+  type: list
+  elements: str
+  sample: [192.168.100.10, 192.168.100.11]
+source:
+  description: What the last probe read, V(state_api) or V(ray status).
+  returned: when the cluster could be read
+  type: str
+  sample: state_api
 gpus:
   description: Total GPUs in the cluster, V(0.0) without any.
   returned: when C(ray status) could be read
   type: float
   sample: 2.0
 resources:
-  description: The cluster's resources, each with the amount used and the total (memory in bytes).
+  description:
+    - The cluster's resources, each with the amount used and the total (memory in bytes).
+    - From the State API, the totals of CPU, GPU, memory and object_store_memory, with C(used) V(null).
   returned: when C(ray status) could be read
   type: dict
   sample: {"CPU": {"used": 0.0, "total": 4.0}, "GPU": {"used": 2.0, "total": 2.0}, "memory": {"used": 0.0, "total": 48490180853.76}}
@@ -126,8 +155,8 @@ elapsed:
   type: float
   sample: 14.2
 raw:
-  description: The last output of C(ray status) (standard output).
-  returned: when C(ray status) ran
+  description: The last output of C(ray status) (standard output), or the State API's answer.
+  returned: when a probe ran
   type: str
 last_error:
   description: Why the last probe could not read the cluster (no cluster yet, still starting), on failure.
@@ -137,6 +166,7 @@ last_error:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
     DOCKER_OPTIONS,
     container_state,
@@ -151,6 +181,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status imp
     classify_output,
     describe,
     parse_ray_status,
+    parse_state_nodes,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
     PAUSE_OPTIONS,
@@ -160,6 +191,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.wait import (
 )
 
 DOCKER_API_TIMEOUT = 120  # a ray status that waits for an unreachable GCS takes ~40 s
+STATE_API_TIMEOUT = 5
 LOG_LINES = 20
 
 
@@ -167,9 +199,19 @@ class NotReady(Exception):
     """ray status cannot report yet (still starting, no cluster): worth another probe."""
 
 
+def read_state_api(dashboard):
+    """The State API's nodes, parsed, or None when the dashboard does not answer or its answer cannot be read."""
+    try:
+        text = open_url(f"{dashboard.rstrip('/')}/api/v0/nodes?limit=10000", timeout=STATE_API_TIMEOUT).read()
+        return text.decode(), parse_state_nodes(text.decode())
+    except Exception:  # noqa: BLE001 - any failure of this shortcut means: ask ray status
+        return None
+
+
 def status_result(status):
     return {
         "nodes": status["nodes"],
+        **({"node_ips": status["node_ips"]} if "node_ips" in status else {}),
         "node_ids": status["active_nodes"] + status["idle_nodes"],
         "gpus": status["gpus"],
         "resources": status["resources"],
@@ -185,6 +227,7 @@ def main():
             "container": {"type": "str"},
             "executable": {"type": "str", "default": "ray"},
             "address": {"type": "str"},
+            "dashboard": {"type": "str"},
             "min_nodes": {"type": "int", "default": 0},
             "min_gpus": {"type": "float", "default": 0.0},
             "timeout": {"type": "int", "default": 0},
@@ -210,7 +253,7 @@ def main():
         if not argv[0]:
             module.fail_json(msg=f"cannot find {p['executable']!r} on the host: install Ray, set executable, or set "
                              f"container to run ray status in the Ray container{hint}", elapsed=0.0)
-    last = {"raw": "", "status": None}
+    last = {"raw": "", "status": None, "source": None}
 
     def probe():
         if container:
@@ -222,6 +265,12 @@ def main():
                 death = describe_death(state, log_tail(client, container, LOG_LINES))
                 raise Hopeless(f"Ray is not running: {death}" + (f"\n{p['hint']}" if p["hint"] else ""),
                                {"container_state": state})
+        answer = read_state_api(p["dashboard"]) if p["dashboard"] else None
+        if answer:
+            last["raw"], last["status"] = answer
+            last["source"] = "state_api"
+            return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"]), last["status"]
+        if container:
             rc, out, err = exec_in_container(client, container, argv)
         else:
             rc, out, err = module.run_command(argv)
@@ -235,10 +284,11 @@ def main():
             last["status"] = parse_ray_status(out)
         except RayStatusParseError as exc:
             raise Hopeless(f"cannot read the output of {command}: {exc}") from None
+        last["source"] = "ray status"
         return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"]), last["status"]
 
     def found():
-        return status_result(last["status"]) if last["status"] else {}
+        return dict(status_result(last["status"]), source=last["source"]) if last["status"] else {}
 
     try:
         result = wait_until(probe, p["timeout"], p["sleep"], p["max_sleep"])

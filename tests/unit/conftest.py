@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import threading
 import types
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
@@ -155,3 +157,62 @@ class FakeDocker:
 def docker_fakes():
     """The fakes for Docker: .client(containers), .container(states, execs, logs), .attrs(status, ...)."""
     return types.SimpleNamespace(client=FakeDocker, container=FakeContainer, attrs=container_attrs)
+
+
+class FakeHttp:
+    """A real HTTP server on 127.0.0.1 that answers every GET with `answers` in turn (the last repeats): vLLM's
+    /v1/models, Ray's State API.
+
+    It binds at once but only listens after start(), so until then connections are refused."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.requests = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                fake.requests.append((self.path, self.headers.get("Authorization")))
+                code, body = fake.answers.pop(0) if len(fake.answers) > 1 else fake.answers[0]
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self.server.server_bind()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = None
+
+    def start(self):
+        if self.thread is None:
+            self.server.server_activate()
+            self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                           daemon=True)
+            self.thread.start()
+
+    def stop(self):
+        if self.thread is not None:
+            self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def http_server():
+    servers = []
+
+    def make(*answers, listening=True):
+        server = FakeHttp(answers)
+        servers.append(server)
+        if listening:
+            server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

@@ -29,6 +29,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     failure_message,
     gpu_count,
     gpu_list,
+    interface_facts,
     interface_summary,
     judge_docker,
     judge_free_space,
@@ -456,6 +457,38 @@ def test_interface_summary_and_judge():
                                                         "(cluster_fabric_interface); it has: eth0, lo"]
 
 
+def test_interface_facts_of_real_ip_output_feed_the_fabric_report():
+    """`ip -j addr show dev eth0` of the two lab hosts, read as setup would give the interface, then checked."""
+    looks = {}
+    for host in ("spark-1", "spark-2"):
+        summary = interface_summary("eth0", {"operstate": "up\n", "mtu": "1500\n", "speed": "10000\n"})
+        looks[host] = interface_facts(summary, fixture(f"ip-addr-eth0-{host}.json"))
+    assert looks["spark-1"] == {
+        "device": "eth0", "active": True, "mtu": 1500, "speed": 10000, "ipv4_secondaries": [], "ipv6": [],
+        "ipv4": {"address": "172.28.0.11", "prefix": "24", "netmask": "255.255.255.0", "network": "172.28.0.0",
+                 "broadcast": "172.28.0.255"}}
+    result = fabric_report({"nodes": looks, "interface": "eth0"})
+    assert result["errors"] == []
+    assert result["node_ips"] == {"spark-1": "172.28.0.11", "spark-2": "172.28.0.12"}
+    assert result["subnet"] == "172.28.0.0/24"
+
+
+def test_interface_facts_secondaries_ipv6_down_and_missing():
+    summary = interface_summary("enp1s0f1np1", {"operstate": "down\n", "mtu": "9000\n", "speed": "-1\n"})
+    text = json.dumps([{"ifname": "enp1s0f1np1", "flags": ["BROADCAST", "MULTICAST"], "mtu": 9000, "addr_info": [
+        {"family": "inet", "local": "10.0.0.9", "prefixlen": 16, "secondary": True},
+        {"family": "inet", "local": "192.168.100.10", "prefixlen": 24},
+        {"family": "inet6", "local": "fe80::1", "prefixlen": 64, "scope": "link"}]}])
+    facts = interface_facts(summary, text)
+    assert facts["active"] is False
+    assert facts["ipv4"]["address"] == "192.168.100.10"
+    assert [fact["address"] for fact in facts["ipv4_secondaries"]] == ["10.0.0.9"]
+    assert facts["ipv6"] == [{"address": "fe80::1", "prefix": "64", "scope": "link"}]
+    assert interface_facts(interface_summary("eth9", None), "") == {}
+    with pytest.raises(PreflightError, match="cannot read the addresses of enp1s0f1np1"):
+        interface_facts(summary, "Device does not exist")
+
+
 def test_failure_message():
     assert failure_message("spark-1", ["a", "b"]) == "2 problem(s) on spark-1: a; b"
 
@@ -629,7 +662,7 @@ def test_filter_sidecar_docs_match_the_options():
 class FakeNode:
     """The files and commands of a node, for node_preflight's main()."""
 
-    def __init__(self, files, commands, dirs=(), bins=("docker", "nvidia-smi")):
+    def __init__(self, files, commands, dirs=(), bins=("docker", "nvidia-smi", "ip")):
         self.files, self.commands, self.dirs, self.bins = files, commands, set(dirs), bins
         self.ran = []
 
@@ -643,7 +676,7 @@ class FakeNode:
 
 @pytest.fixture
 def node(monkeypatch):
-    def install(files, commands, dirs=(), bins=("docker", "nvidia-smi")):
+    def install(files, commands, dirs=(), bins=("docker", "nvidia-smi", "ip")):
         fake = FakeNode(files, commands, dirs, bins)
         monkeypatch.setattr(node_preflight.AnsibleModule, "run_command",
                             lambda self, argv, **kw: fake.run_command(argv))
@@ -689,6 +722,9 @@ def spark_commands(docker_info, running=f"{VLLM_ID} sparks-vllm\n", image=(0, "s
         "ps --no-trunc --format {{.ID}} {{.Names}}": (0, running, ""),
         "image inspect --format {{.Id}} nvcr.io/nvidia/vllm:25.11-py3": image,
         "-L": (0, fixture("nvidia-smi-L.txt"), ""),
+        "-j addr show dev enp1s0f1np1": (0, json.dumps([{"ifname": "enp1s0f1np1", "flags": ["UP"], "mtu": 9000,
+                                                         "addr_info": [{"family": "inet", "local": "192.168.100.10",
+                                                                        "prefixlen": 24}]}]), ""),
     }
 
 
@@ -712,7 +748,12 @@ def test_module_passes_on_a_ready_spark(run_module, node, docker_info, check_mod
     assert result["docker"]["server_version"] == "20.10.24+dfsg1"
     warn.assert_not_called()
     assert fake.ran == [["info", "--format", "{{json .}}"], ["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"],
-                        ["image", "inspect", "--format", "{{.Id}}", "nvcr.io/nvidia/vllm:25.11-py3"], ["-L"]]
+                        ["image", "inspect", "--format", "{{.Id}}", "nvcr.io/nvidia/vllm:25.11-py3"], ["-L"],
+                        ["-j", "addr", "show", "dev", "enp1s0f1np1"]]
+    node_fact = result["ansible_facts"]["stacked_sparks_node"]
+    assert node_fact["fabric"]["ipv4"]["address"] == "192.168.100.10" and node_fact["fabric"]["mtu"] == 9000
+    assert node_fact["interfaces"] == ["enp1s0f1np1", "lo"]
+    assert (node_fact["docker_sdk"], node_fact["dev_infiniband"], node_fact["image_present"]) == (True, True, True)
 
 
 def test_module_fails_with_every_problem_and_still_reports(run_module, node, docker_info):

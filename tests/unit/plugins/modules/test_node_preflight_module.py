@@ -29,6 +29,17 @@ def test_it_reports_the_docker_sdk_and_dev_infiniband(run_module, node, dev):
     assert result["docker_sdk"] is docker_util.HAS_DOCKER is True   # the unit tests run with the SDK
     assert result["dev_infiniband"] is dev
     assert result["docker"] is None
+    node_fact = result["ansible_facts"]["stacked_sparks_node"]
+    assert (node_fact["docker_sdk"], node_fact["dev_infiniband"], node_fact["image_present"]) == (True, dev, None)
+    assert "lo" in node_fact["interfaces"]
+    assert node_fact["fabric"]["device"] == "lo" and node_fact["fabric"]["ipv4"]["address"] == "127.0.0.1"
+
+
+def test_a_missing_interface_has_no_fabric_fact(run_module, node):
+    result = run_module(node_preflight.main, {**ARGS, "interface": "eth9"})
+    assert result["failed"]
+    assert "this node has no interface eth9 (cluster_fabric_interface); it has: " in result["msg"]
+    assert "ansible_facts" not in result
 
 
 def test_required_rdma_that_is_missing_fails_naming_the_setting(run_module, node):

@@ -193,3 +193,50 @@ def test_negative_numbers_are_refused(run_module, option):
     result = run_module(ray_status.main, {"container": "sparks-ray-head", option: -1})
     assert result["failed"] is True
     assert result["msg"].startswith(f"{option} must not be negative")
+
+
+
+def test_the_state_api_answers_without_ray_status(run_module, docker, head, fast_wait, http_server, ray_fixture):
+    """The head's dashboard answers: the nodes come from it, ray status never runs; one node, then two."""
+    clock = fast_wait(ray_status)
+    container = head()
+    docker({"sparks-ray-head": container})
+    lost, whole = (ray_fixture(f"ray-2.60.0-nodes-lab-{case}.json") for case in ("worker-lost", "2nodes"))
+    dashboard = http_server((200, lost), (200, whole))
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "dashboard": dashboard.url,
+                                          "min_nodes": 2, "min_gpus": 2, "timeout": 60})
+    assert result.get("failed") is None, result
+    assert result["msg"] == "Ray cluster ready: 2 of 2 nodes, 2.0 of 2.0 GPU"
+    assert result["source"] == "state_api"
+    assert sorted(result["node_ips"]) == ["172.28.0.11", "172.28.0.12"]
+    assert [path for path, _auth in dashboard.requests] == ["/api/v0/nodes?limit=10000"] * 2
+    assert container.exec_calls == []
+    assert clock.sleeps == [0.1]
+
+
+def test_without_the_dashboard_it_asks_ray_status(run_module, docker, head, fast_wait, http_server):
+    """The dashboard refuses connections (not started, or turned off) or answers what cannot be read: each probe
+    runs ray status instead."""
+    fast_wait(ray_status)
+    for dashboard in (http_server((200, "{}"), listening=False), http_server((500, "oops"))):
+        container = head("ray-2.60-2nodes-gpu.txt")
+        docker({"sparks-ray-head": container})
+        result = run_module(ray_status.main, {"container": "sparks-ray-head", "dashboard": dashboard.url,
+                                              "min_nodes": 2, "timeout": 10})
+        assert result.get("failed") is None, result
+        assert result["source"] == "ray status"
+        assert "node_ips" not in result
+        assert container.exec_calls == [["ray", "status"]]
+
+
+def test_the_state_api_does_not_hide_a_dead_head(run_module, docker, head, fast_wait, http_server, docker_fakes,
+                                                 ray_fixture):
+    fast_wait(ray_status)
+    dead = docker_fakes.attrs(status="exited", exit_code=1)
+    docker({"sparks-ray-head": head(states=[dead], logs="raylet died\n")})
+    dashboard = http_server((200, ray_fixture("ray-2.60.0-nodes-lab-2nodes.json")))
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "dashboard": dashboard.url,
+                                          "min_nodes": 2, "timeout": 60})
+    assert result["failed"] is True
+    assert result["msg"].startswith("Ray is not running")
+    assert dashboard.requests == []

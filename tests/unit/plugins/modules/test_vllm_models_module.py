@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
@@ -10,64 +8,6 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils import docker_
 from ansible_collections.stacked_sparks.vllm.plugins.modules import vllm_models
 
 MODELS = json.dumps({"object": "list", "data": [{"id": "tiny", "object": "model", "owned_by": "vllm"}]})
-
-
-class FakeVllm:
-    """A real HTTP server on 127.0.0.1 that answers /v1/models with `answers` in turn (the last repeats).
-
-    It binds at once but only listens after start(), so until then connections are refused."""
-
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.requests = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                fake.requests.append((self.path, self.headers.get("Authorization")))
-                code, body = fake.answers.pop(0) if len(fake.answers) > 1 else fake.answers[0]
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
-        self.server.server_bind()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = None
-
-    def start(self):
-        if self.thread is None:
-            self.server.server_activate()
-            self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                           daemon=True)
-            self.thread.start()
-
-    def stop(self):
-        if self.thread is not None:
-            self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def vllm_server():
-    servers = []
-
-    def make(*answers, listening=True):
-        server = FakeVllm(answers)
-        servers.append(server)
-        if listening:
-            server.start()
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture
@@ -81,9 +21,9 @@ def docker(monkeypatch, docker_fakes):
     return install
 
 
-def test_waits_through_503_until_the_model_is_listed(run_module, vllm_server, fast_wait):
+def test_waits_through_503_until_the_model_is_listed(run_module, http_server, fast_wait):
     clock = fast_wait(vllm_models)
-    server = vllm_server((503, '{"error": "loading"}'), (503, '{"error": "loading"}'), (200, MODELS))
+    server = http_server((503, '{"error": "loading"}'), (503, '{"error": "loading"}'), (200, MODELS))
     result = run_module(vllm_models.main, {"url": server.url, "model": "tiny", "api_key": "s3cret", "sleep": 5})
     assert result.get("failed") is None, result
     assert result["changed"] is False
@@ -94,9 +34,9 @@ def test_waits_through_503_until_the_model_is_listed(run_module, vllm_server, fa
     assert server.requests == [("/v1/models", "Bearer s3cret")] * 3
 
 
-def test_connection_refused_then_listed(run_module, vllm_server, fast_wait):
+def test_connection_refused_then_listed(run_module, http_server, fast_wait):
     clock = fast_wait(vllm_models)
-    server = vllm_server((200, MODELS), listening=False)
+    server = http_server((200, MODELS), listening=False)
     clock.on_sleep = lambda count: server.start() if count == 1 else None
     result = run_module(vllm_models.main, {"url": server.url + "/v1", "timeout": 60, "sleep": 2})
     assert result.get("failed") is None, result
@@ -105,9 +45,9 @@ def test_connection_refused_then_listed(run_module, vllm_server, fast_wait):
     assert server.requests == [("/v1/models", None)]
 
 
-def test_refused_until_timeout(run_module, vllm_server, fast_wait):
+def test_refused_until_timeout(run_module, http_server, fast_wait):
     fast_wait(vllm_models)
-    server = vllm_server((200, MODELS), listening=False)
+    server = http_server((200, MODELS), listening=False)
     result = run_module(vllm_models.main, {"url": server.url, "model": "tiny", "timeout": 0})
     assert result["failed"] is True
     assert result["msg"].startswith(f"vLLM does not serve 'tiny': no model list from {server.url}/v1/models: ")
@@ -116,9 +56,9 @@ def test_refused_until_timeout(run_module, vllm_server, fast_wait):
     assert result["models"] == []
 
 
-def test_other_model_listed_keeps_waiting_then_says_what_is_served(run_module, vllm_server, fast_wait):
+def test_other_model_listed_keeps_waiting_then_says_what_is_served(run_module, http_server, fast_wait):
     clock = fast_wait(vllm_models)
-    server = vllm_server((200, MODELS))
+    server = http_server((200, MODELS))
     result = run_module(vllm_models.main, {"url": server.url, "model": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
                                            "timeout": 30, "sleep": 10})
     assert result["failed"] is True
@@ -130,9 +70,9 @@ def test_other_model_listed_keeps_waiting_then_says_what_is_served(run_module, v
     assert clock.sleeps == [10, 10, 10]
 
 
-def test_rejected_api_key_fails_at_once(run_module, vllm_server, fast_wait):
+def test_rejected_api_key_fails_at_once(run_module, http_server, fast_wait):
     clock = fast_wait(vllm_models)
-    server = vllm_server((401, '{"error": "Unauthorized"}'))
+    server = http_server((401, '{"error": "Unauthorized"}'))
     result = run_module(vllm_models.main, {"url": server.url, "api_key": "wrong", "timeout": 900})
     assert result["failed"] is True
     assert result["msg"] == (f"{server.url}/v1/models answered HTTP 401: the API key was rejected; check vllm_serve_api_key")
@@ -140,10 +80,10 @@ def test_rejected_api_key_fails_at_once(run_module, vllm_server, fast_wait):
     assert clock.sleeps == []
 
 
-def test_container_died_fails_fast_with_log_lines(run_module, vllm_server, fast_wait, docker, docker_fakes):
+def test_container_died_fails_fast_with_log_lines(run_module, http_server, fast_wait, docker, docker_fakes):
     attrs = docker_fakes.attrs
     clock = fast_wait(vllm_models)
-    server = vllm_server((503, "{}"))
+    server = http_server((503, "{}"))
     logs = "".join(f"INFO loading {n}\n" for n in range(50)) + "OSError: tiny-typo is not a valid model identifier\n"
     container = docker([attrs(), attrs(), attrs("exited", exit_code=1)], logs=logs)
     result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm", "timeout": 900,
@@ -159,10 +99,10 @@ def test_container_died_fails_fast_with_log_lines(run_module, vllm_server, fast_
     assert clock.sleeps == [5]
 
 
-def test_container_restarted_fails(run_module, vllm_server, fast_wait, docker, docker_fakes):
+def test_container_restarted_fails(run_module, http_server, fast_wait, docker, docker_fakes):
     attrs = docker_fakes.attrs
     fast_wait(vllm_models)
-    server = vllm_server((503, "{}"))
+    server = http_server((503, "{}"))
     docker([attrs(), attrs(restart_count=1, started_at="2026-11-28T21:30:00Z")], logs="CUDA out of memory\n")
     result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm", "timeout": 900})
     assert result["failed"] is True
@@ -172,29 +112,29 @@ def test_container_restarted_fails(run_module, vllm_server, fast_wait, docker, d
     assert server.requests == []
 
 
-def test_container_missing_fails(run_module, vllm_server, fast_wait, monkeypatch, docker_fakes):
+def test_container_missing_fails(run_module, http_server, fast_wait, monkeypatch, docker_fakes):
     fast_wait(vllm_models)
     monkeypatch.setattr(docker_util, "get_client", lambda host, timeout: docker_fakes.client({}))
-    server = vllm_server((200, MODELS))
+    server = http_server((200, MODELS))
     result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm"})
     assert result["failed"] is True
     assert result["msg"].startswith("vLLM container sparks-vllm does not exist")
     assert server.requests == []
 
 
-def test_healthy_container_is_checked_every_probe(run_module, vllm_server, fast_wait, docker, docker_fakes):
+def test_healthy_container_is_checked_every_probe(run_module, http_server, fast_wait, docker, docker_fakes):
     attrs = docker_fakes.attrs
     fast_wait(vllm_models)
-    server = vllm_server((503, "{}"), (200, MODELS))
+    server = http_server((503, "{}"), (200, MODELS))
     container = docker([attrs()])
     result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm", "model": "tiny"})
     assert result.get("failed") is None, result
     assert container.log_calls == []
 
 
-def test_dead_pid_fails_fast(run_module, vllm_server, fast_wait):
+def test_dead_pid_fails_fast(run_module, http_server, fast_wait):
     fast_wait(vllm_models)
-    server = vllm_server((503, "{}"))
+    server = http_server((503, "{}"))
     with mock.patch.object(vllm_models.os, "kill", side_effect=[None, ProcessLookupError()]) as kill:
         result = run_module(vllm_models.main, {"url": server.url, "pid": 4242, "timeout": 900})
     assert result["failed"] is True
@@ -203,17 +143,17 @@ def test_dead_pid_fails_fast(run_module, vllm_server, fast_wait):
     assert len(server.requests) == 1
 
 
-def test_pid_of_another_user_counts_as_alive(run_module, vllm_server, fast_wait):
+def test_pid_of_another_user_counts_as_alive(run_module, http_server, fast_wait):
     fast_wait(vllm_models)
-    server = vllm_server((200, MODELS))
+    server = http_server((200, MODELS))
     with mock.patch.object(vllm_models.os, "kill", side_effect=PermissionError()):
         result = run_module(vllm_models.main, {"url": server.url, "pid": 1})
     assert result.get("failed") is None, result
 
 
-def test_not_a_model_list_is_retried_and_reported(run_module, vllm_server, fast_wait):
+def test_not_a_model_list_is_retried_and_reported(run_module, http_server, fast_wait):
     fast_wait(vllm_models)
-    server = vllm_server((200, "<html>proxy</html>"))
+    server = http_server((200, "<html>proxy</html>"))
     result = run_module(vllm_models.main, {"url": server.url, "timeout": 10, "sleep": 5})
     assert result["failed"] is True
     assert "not JSON" in result["last_error"]
@@ -232,8 +172,8 @@ def test_container_and_pid_are_exclusive(run_module):
     assert "mutually exclusive" in result["msg"]
 
 
-def test_check_mode_does_nothing(run_module, vllm_server):
-    server = vllm_server((200, MODELS))
+def test_check_mode_does_nothing(run_module, http_server):
+    server = http_server((200, MODELS))
     result = run_module(vllm_models.main, {"url": server.url, "_ansible_check_mode": True})
     assert result == {"changed": False, "msg": "vLLM model check skipped in check mode"}
     assert server.requests == []

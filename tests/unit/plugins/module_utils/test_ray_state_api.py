@@ -1,0 +1,80 @@
+"""The State API reader (parse_state_nodes) against real answers of Ray's dashboard, GET /api/v0/nodes.
+
+ray-2.60.0-nodes-lab-*.json were taken from the lab's Ray 2.60.0 (two lab hosts, one logical GPU each):
+  lab-2nodes             the cluster whole
+  lab-worker-restarting  the worker's container restarted: the new node is ALIVE and the old one still is
+  lab-worker-rejoined    a moment later: the old node DEAD, the new ALIVE
+  lab-worker-lost        the worker restarted while cut from the GCS: the old node DEAD, no new one
+ray-VERSION-nodes-CASE.json come from the capture recipe beside them (capture), which really runs that Ray.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status import (
+    RayStatusParseError,
+    check_requirements,
+    describe,
+    parse_state_nodes,
+)
+
+FIXTURE_DIR = pathlib.Path(__file__).parents[2] / "fixtures" / "ray-status"
+HEAD, WORKER = "172.28.0.11", "172.28.0.12"
+# case -> (nodes, GPUs, the addresses of the live nodes, or None where the recipe's addresses are its own)
+CASES = {
+    "lab-2nodes": (2, 2.0, [WORKER, HEAD]),
+    "lab-worker-restarting": (2, 2.0, None),
+    "lab-worker-rejoined": (2, 2.0, None),
+    "lab-worker-lost": (1, 1.0, [HEAD]),
+    "1node": (1, 0.0, ["127.0.0.1"]),
+    "2nodes-gpu": (2, 2.0, None),
+    "2nodes-dead": (1, 1.0, ["127.0.0.1"]),
+}
+ANSWERS = sorted(FIXTURE_DIR.glob("ray-*-nodes-*.json"))
+
+
+def case_of(path):
+    return path.stem.split("-nodes-", 1)[1]
+
+
+def test_every_answer_has_its_expectations():
+    assert ANSWERS, f"no State API answers in {FIXTURE_DIR}"
+    assert {case_of(path) for path in ANSWERS} <= set(CASES)
+
+
+@pytest.mark.parametrize("path", ANSWERS, ids=lambda path: path.name)
+def test_real_answers(path):
+    nodes, gpus, ips = CASES[case_of(path)]
+    status = parse_state_nodes(path.read_text())
+    assert status["nodes"] == nodes
+    assert status["gpus"] == gpus
+    assert len(status["node_ips"]) == nodes
+    if ips is not None:
+        assert sorted(status["node_ips"]) == sorted(ips)
+    assert status["resources"]["CPU"]["total"] > 0 and status["resources"]["CPU"]["used"] is None
+
+
+def test_a_restarted_worker_listed_twice_counts_once():
+    status = parse_state_nodes((FIXTURE_DIR / "ray-2.60.0-nodes-lab-worker-restarting.json").read_text())
+    assert len(status["active_nodes"]) == 3
+    assert status["node_ips"] == [WORKER, HEAD] or sorted(status["node_ips"]) == [HEAD, WORKER]
+    assert status["nodes"] == 2
+
+
+def test_the_wait_reads_it_as_it_reads_ray_status():
+    status = parse_state_nodes((FIXTURE_DIR / "ray-2.60.0-nodes-lab-worker-lost.json").read_text())
+    assert check_requirements(status, 2, 2) == ["1 of 2 nodes", "1.0 of 2.0 GPU"]
+    assert describe(status, 2, 2) == "1 of 2 nodes, 1.0 of 2.0 GPU"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("not json", "not JSON"),
+    ('{"result": false, "msg": "Failed to get nodes"}', "Failed to get nodes"),
+    ('{"result": true, "data": {"result": {"total": 0}}}', "expected data.result.result"),
+    ('{"result": true, "data": {"result": {"result": [{"node_id": "x"}]}}}', "unexpected node"),
+])
+def test_anything_else_is_an_error_not_a_count(text, message):
+    with pytest.raises(RayStatusParseError, match=message):
+        parse_state_nodes(text)
