@@ -314,18 +314,32 @@ def _of_gpus(status, min_gpus):
     return f"{_num(status['gpus'])} of {_num(min_gpus)} GPU"
 
 
-def check_requirements(status, min_nodes, min_gpus):
-    """Return the shortfalls of a parsed status against the wanted node and GPU counts ([] when all is met)."""
+def _by_address(status, nodes):
+    """The expected nodes ({name: address}) that are not among the status's live addresses, and the live addresses
+    no expected node has; ([], []) when the status has no addresses (ray status does not show them)."""
+    if not nodes or "node_ips" not in status:
+        return [], []
+    missing = [f"{name} ({address})" for name, address in nodes.items() if address not in status["node_ips"]]
+    strangers = [address for address in status["node_ips"] if address not in nodes.values()]
+    return missing, strangers
+
+
+def check_requirements(status, min_nodes, min_gpus, nodes=None):
+    """Return the shortfalls of a parsed status against the wanted node and GPU counts, and against the expected
+    nodes' addresses ({name: address}) where the status has addresses ([] when all is met)."""
     shortfalls = []
     if status["nodes"] < min_nodes:
         shortfalls.append(_of_nodes(status, min_nodes))
     if status["gpus"] < min_gpus:
         shortfalls.append(_of_gpus(status, min_gpus))
+    missing, _strangers = _by_address(status, nodes)
+    if missing:
+        shortfalls.append("missing " + ", ".join(missing))
     return shortfalls
 
 
-def describe(status, min_nodes, min_gpus):
-    """Say where the cluster stands, e.g. "1 of 2 nodes, 1.0 of 2.0 GPU"."""
+def describe(status, min_nodes, min_gpus, nodes=None):
+    """Say where the cluster stands, e.g. "1 of 2 nodes, 1.0 of 2.0 GPU; missing spark-2 (192.168.100.11)"."""
     parts = []
     if min_nodes > 0:
         parts.append(_of_nodes(status, min_nodes))
@@ -334,6 +348,12 @@ def describe(status, min_nodes, min_gpus):
     if not parts:
         parts = [_nodes(status["nodes"]), f"{_num(status['gpus'])} GPU"]
     text = ", ".join(parts)
+    missing, strangers = _by_address(status, nodes)
+    if missing:
+        text += "; missing " + ", ".join(missing)
+    if strangers:
+        text += (f"; a node registered as {', '.join(strangers)}, which is no node's fabric address: its Ray node "
+                 "IP (--node-ip-address, VLLM_HOST_IP) must be its address on the fabric")
     if status["pending_demands"]:
         text += "; pending: " + ", ".join(status["pending_demands"])
     return text

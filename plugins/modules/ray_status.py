@@ -63,6 +63,13 @@ options:
       - The number of GPUs the cluster must have in total.
     type: float
     default: 0.0
+  nodes:
+    description:
+      - "The nodes that must be in the cluster, as C({name: address}): each node's name (for the messages) and
+        the address it must register with (its C(--node-ip-address))."
+      - Checked where the answer shows addresses, that is when the State API answered (O(dashboard)); the wait
+        then names the nodes missing and any node that registered with another address.
+    type: dict
   timeout:
     description:
       - How many seconds to wait for O(min_nodes) and O(min_gpus).
@@ -230,6 +237,7 @@ def main():
             "dashboard": {"type": "str"},
             "min_nodes": {"type": "int", "default": 0},
             "min_gpus": {"type": "float", "default": 0.0},
+            "nodes": {"type": "dict"},
             "timeout": {"type": "int", "default": 0},
             "hint": {"type": "str"},
         },
@@ -269,7 +277,7 @@ def main():
         if answer:
             last["raw"], last["status"] = answer
             last["source"] = "state_api"
-            return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"]), last["status"]
+            return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"], p["nodes"]), last["status"]
         if container:
             rc, out, err = exec_in_container(client, container, argv)
         else:
@@ -285,7 +293,7 @@ def main():
         except RayStatusParseError as exc:
             raise Hopeless(f"cannot read the output of {command}: {exc}") from None
         last["source"] = "ray status"
-        return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"]), last["status"]
+        return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"], p["nodes"]), last["status"]
 
     def found():
         return dict(status_result(last["status"]), source=last["source"]) if last["status"] else {}
@@ -297,11 +305,12 @@ def main():
 
     status = last["status"]
     if result.done:
-        module.exit_json(changed=False, msg=f"Ray cluster ready: {describe(status, p['min_nodes'], p['min_gpus'])}",
+        ready = describe(status, p["min_nodes"], p["min_gpus"], p["nodes"])
+        module.exit_json(changed=False, msg=f"Ray cluster ready: {ready}",
                          elapsed=result.elapsed, raw=last["raw"], **found())
     waited = f" after {p['timeout']}s" if p["timeout"] else ""
     if status:
-        where = describe(status, p["min_nodes"], p["min_gpus"])
+        where = describe(status, p["min_nodes"], p["min_gpus"], p["nodes"])
         if result.last_error:
             where += f" (last probe: {result.last_error})"
     else:

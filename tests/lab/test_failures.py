@@ -139,7 +139,8 @@ def test_worker_that_never_joins_is_named_with_its_log():
         run = playbook(*SITE, "--tags", "ray_worker", "-e", "ray_worker_wait_timeout=30")
         assert run.rc != 0, run.output
         text = " ".join(run.output.split())
-        assert "Ray cluster not ready after 30s: 1 of 2 nodes" in text, run.output
+        assert "Ray cluster not ready after 30s: 1 of 2 nodes, 1.0 of 2.0 GPU; missing spark-2 (172.28.0.12)" in text, \
+            run.output
         assert "docker logs sparks-ray-worker on spark-2" in text, run.output
     finally:
         subprocess.run(["docker", "exec", HEAD, "iptables", "-D", *rule], check=True)

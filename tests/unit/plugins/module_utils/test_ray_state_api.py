@@ -17,6 +17,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status imp
     RayStatusParseError,
     check_requirements,
     describe,
+    parse_ray_status,
     parse_state_nodes,
 )
 
@@ -78,3 +79,23 @@ def test_the_wait_reads_it_as_it_reads_ray_status():
 def test_anything_else_is_an_error_not_a_count(text, message):
     with pytest.raises(RayStatusParseError, match=message):
         parse_state_nodes(text)
+
+
+def test_the_wait_names_the_missing_node_and_a_stranger():
+    lost = parse_state_nodes((FIXTURE_DIR / "ray-2.60.0-nodes-lab-worker-lost.json").read_text())
+    nodes = {"spark-1": HEAD, "spark-2": WORKER}
+    assert check_requirements(lost, 2, 2, nodes) == ["1 of 2 nodes", "1.0 of 2.0 GPU", "missing spark-2 (172.28.0.12)"]
+    assert describe(lost, 2, 2, nodes) == "1 of 2 nodes, 1.0 of 2.0 GPU; missing spark-2 (172.28.0.12)"
+    whole = parse_state_nodes((FIXTURE_DIR / "ray-2.60.0-nodes-lab-2nodes.json").read_text())
+    assert check_requirements(whole, 2, 2, nodes) == []
+    wrong = {"spark-1": HEAD, "spark-2": "192.168.100.11"}   # the worker registered on another interface
+    assert check_requirements(whole, 2, 2, wrong) == ["missing spark-2 (192.168.100.11)"]
+    assert describe(whole, 2, 2, wrong) == (
+        "2 of 2 nodes, 2.0 of 2.0 GPU; missing spark-2 (192.168.100.11); a node registered as 172.28.0.12, which is "
+        "no node's fabric address: its Ray node IP (--node-ip-address, VLLM_HOST_IP) must be its address on the "
+        "fabric")
+
+
+def test_ray_status_has_no_addresses_to_check():
+    status = parse_ray_status((FIXTURE_DIR / "ray-2.60-2nodes-gpu.txt").read_text())
+    assert check_requirements(status, 2, 2, {"spark-1": HEAD, "spark-2": "192.168.100.11"}) == []

@@ -240,3 +240,15 @@ def test_the_state_api_does_not_hide_a_dead_head(run_module, docker, head, fast_
     assert result["failed"] is True
     assert result["msg"].startswith("Ray is not running")
     assert dashboard.requests == []
+
+
+def test_a_missing_node_is_named_by_its_address(run_module, docker, head, fast_wait, http_server, ray_fixture):
+    fast_wait(ray_status)
+    docker({"sparks-ray-head": head()})
+    dashboard = http_server((200, ray_fixture("ray-2.60.0-nodes-lab-worker-lost.json")))
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "dashboard": dashboard.url, "min_nodes": 2,
+                                          "nodes": {"spark-1": "172.28.0.11", "spark-2": "172.28.0.12"},
+                                          "timeout": 5, "hint": "See docker logs sparks-ray-worker on spark-2."})
+    assert result["failed"] is True
+    assert result["msg"] == ("Ray cluster not ready after 5s: 1 of 2 nodes; missing spark-2 (172.28.0.12). "
+                             "See docker logs sparks-ray-worker on spark-2.")
