@@ -37,60 +37,60 @@ class Read(NamedTuple):
 PENDING_PG = ("{'GPU': 1.0} * 3 (PACK): 1+ pending placement groups",)
 # fmt: off
 FIXTURES = {
-    "ray-2.10.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=16.15)),
-    "ray-2.10.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95)),
-    "ray-2.10.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=33.95)),
+    "ray-2.10.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=18.07)),
+    "ray-2.10.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.03)),
+    "ray-2.10.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=34.03)),
     "ray-2.10.0-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95,
-        node_usage=("fb9dacee2eec87ee0d0abbcc70be5b4ad57a966cf434595f4b0a84ee",
-                    "5f2fe5be8bdda4cd7baca2ce44278ab2a2bea51498a6b472499f5b2e"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.03,
+        node_usage=("8edc3a22b3ed227482a310cd2be3d553ebf504aac08a26e4f176b418",
+                    "5c6c1ece8c9c1635b69b954728b97144f627a4eb02342479de0c8527"))),
     "ray-2.10.0-none.txt": (1, "no_cluster", None),
     "ray-2.10.0-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.95, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.03, demands=PENDING_PG)),
 
-    "ray-2.40.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=16.20)),
-    "ray-2.40.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96)),
-    "ray-2.40.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=33.96)),
+    "ray-2.40.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=16.16)),
+    "ray-2.40.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=37.48)),
+    "ray-2.40.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=37.48)),
     "ray-2.40.0-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96,
-        node_usage=("caf22238b11edd0fc84137cab683a37c75bf9b50057eaed29c771db0",
-                    "76f96b4b56715856a4cc99f404c22b38b909260c759872dbcdb45651"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=37.48,
+        node_usage=("bc7bfd2c147323daba351a8d470cec1b464abe2bea4e1a40bc2e52e9",
+                    "7092060ef1fada837e0035d6b717564e7d75da0338ea86258b6fce82"))),
     "ray-2.40.0-none.txt": (1, "no_cluster", None),
     "ray-2.40.0-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=33.96, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=37.48, demands=PENDING_PG)),
 
-    "ray-2.49.2-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.51)),
-    "ray-2.49.2-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09)),
-    "ray-2.49.2-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=42.09)),
+    "ray-2.49.2-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.56)),
+    "ray-2.49.2-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89)),
+    "ray-2.49.2-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=34.89)),
     "ray-2.49.2-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09,
-        node_usage=("ad84cf31d0b678c1b282f72931b9c02505241a6eedb2cc8b8633aab1",
-                    "baf377f9148a1a44c4494d7ef1e36ba17d8bb93c7fe3443a2d9fbf69"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89,
+        node_usage=("c5ba9732e1e027e8ae9b3b8fedee2d3b635dc9c91f7b4334c053a7cc",
+                    "e09e280a6181e775f359aa6b530df26c69065475013cf690eac9c131"))),
     "ray-2.49.2-none.txt": (1, "no_cluster", None),
     "ray-2.49.2-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.09, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89, demands=PENDING_PG)),
 
-    "ray-2.51.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.47)),
-    "ray-2.51.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50)),
-    "ray-2.51.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=40.50)),
+    "ray-2.51.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.60)),
+    "ray-2.51.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.04)),
+    "ray-2.51.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=35.04)),
     "ray-2.51.1-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50,
-        node_usage=("e4a1f9ec851f5e6fb5306b8a278676e5c03ae8b304ce3cea6a469c73",
-                    "b2c859f279215da4babfa47805b48e634bc745527c9a6583b79a6052"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.04,
+        node_usage=("4f80c734adecfd852ee6b781c815e3c1a328447735bef56f3303db82",
+                    "44fd9763717779054e7b8f6fb4e99fa761afc8af15de57a147af575f"))),
     "ray-2.51.1-none.txt": (1, "no_cluster", None),
     "ray-2.51.1-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=40.50, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.04, demands=PENDING_PG)),
 
-    "ray-2.52.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.31)),
-    "ray-2.52.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89)),
-    "ray-2.52.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=34.89)),
+    "ray-2.52.1-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.60)),
+    "ray-2.52.1-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.03)),
+    "ray-2.52.1-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=35.03)),
     "ray-2.52.1-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89,
-        node_usage=("8f9d94816798482a7e73428e02406531daf4c65a2004eaa5145d5e40",
-                    "937d44010ad238e80e9eab0684b13b14087ad25fa045fb4890a24bea"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.03,
+        node_usage=("bfd588b67217ac4c9d64e8849c2755ae5cab8c03157a324c897d2ed5",
+                    "2cce111d4264b350d197576dbcb0c88045d208c04526fd2fea74b2c0"))),
     "ray-2.52.1-none.txt": (1, "no_cluster", None),
     "ray-2.52.1-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=34.89, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.03, demands=PENDING_PG)),
 
     "ray-2.60-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=22.67)),
     "ray-2.60-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=45.16)),
@@ -103,16 +103,16 @@ FIXTURES = {
     "ray-2.60-deadnode-late.txt": (0, "ok", Read(nodes=1, gpus=1.0, gpus_used=0.0, cpus=2.0, mem_gib=22.66)),
     "ray-2.60-none.txt": (1, "no_cluster", None),
     "ray-2.60-starting-exit0.txt": (0, "starting", None),
-    "ray-2.60.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=20.16)),
-    "ray-2.60.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.40)),
-    "ray-2.60.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=35.40)),
+    "ray-2.60.0-1node.txt": (0, "ok", Read(nodes=1, gpus=0.0, gpus_used=None, cpus=2.0, mem_gib=17.83)),
+    "ray-2.60.0-2nodes-gpu.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.32)),
+    "ray-2.60.0-2nodes-serving.txt": (0, "ok", Read(nodes=2, gpus=2.0, gpus_used=2.0, cpus=4.0, mem_gib=42.32)),
     "ray-2.60.0-2nodes-v.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.40,
-        node_usage=("bf1a57b8d24f2a469e569cdd03444ea510d6b306c79757393f0740b4",
-                    "863250253f21029c0d88e29d3e8f64faab3afb839aefbdd7d3d19b3a"))),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.32,
+        node_usage=("222079afc11c130939dbc9b86b9bb5270dcd20a03a2b96c774425695",
+                    "fbae7c63bc1b2a7a2402b0d0798c319f8748ee1a652d611f24bb1413"))),
     "ray-2.60.0-none.txt": (1, "no_cluster", None),
     "ray-2.60.0-pending.txt": (0, "ok", Read(
-        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=35.40, demands=PENDING_PG)),
+        nodes=2, gpus=2.0, gpus_used=0.0, cpus=4.0, mem_gib=42.32, demands=PENDING_PG)),
 }
 # fmt: on
 FIXTURE_DIR = pathlib.Path(__file__).parents[2] / "fixtures" / "ray-status"
