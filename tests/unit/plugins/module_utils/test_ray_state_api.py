@@ -5,7 +5,10 @@ ray-2.60.0-nodes-lab-*.json were taken from the lab's Ray 2.60.0 (two lab hosts,
   lab-worker-restarting  the worker's container restarted: the new node is ALIVE and the old one still is
   lab-worker-rejoined    a moment later: the old node DEAD, the new ALIVE
   lab-worker-lost        the worker restarted while cut from the GCS: the old node DEAD, no new one
-ray-VERSION-nodes-CASE.json come from the capture recipe beside them (capture), which really runs that Ray.
+ray-VERSION-nodes-CASE.json come from the capture recipe beside them (capture), which really runs that Ray
+(Ray 2.10.0 to 2.60.0: every version the ray status parser is tested with): 1node (a head without GPUs),
+2nodes-gpu, and 2nodes-dead (the second node's raylet killed, until the GCS lists it DEAD). The answers' shape is
+the same in all of them; the node order is not.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pathlib
 
 import pytest
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.ray_status import (
+    TESTED_RAY_VERSIONS,
     RayStatusParseError,
     check_requirements,
     describe,
@@ -40,9 +44,12 @@ def case_of(path):
     return path.stem.split("-nodes-", 1)[1]
 
 
-def test_every_answer_has_its_expectations():
+def test_every_answer_has_its_expectations_and_every_tested_version_its_answers():
     assert ANSWERS, f"no State API answers in {FIXTURE_DIR}"
     assert {case_of(path) for path in ANSWERS} <= set(CASES)
+    for version in TESTED_RAY_VERSIONS:
+        cases = {case_of(path) for path in ANSWERS if path.name.startswith(f"ray-{version}-nodes-")}
+        assert cases >= {"1node", "2nodes-gpu", "2nodes-dead"}, version
 
 
 @pytest.mark.parametrize("path", ANSWERS, ids=lambda path: path.name)
