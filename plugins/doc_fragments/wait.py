@@ -5,9 +5,18 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """The pauses of the collection's wait modules (module_utils/wait.py)."""
+    """What the collection's wait modules share: they only read (with stacked_sparks.vllm.attributes), and the
+    pauses of their wait (module_utils/wait.py)."""
 
     DOCUMENTATION = r"""
+attributes:
+  check_mode:
+    support: full
+    details: In check mode the module does not probe; it returns C(changed=false) at once.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
 options:
   sleep:
     description:

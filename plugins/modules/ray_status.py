@@ -5,30 +5,25 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: ray_status
-short_description: Read C(ray status) and wait until the Ray cluster has enough nodes and GPUs
+short_description: Read the Ray cluster's nodes and wait until it has enough nodes and GPUs
 version_added: 0.1.0
 description:
-  - Runs C(ray status) on the target, on the host or inside a Docker container, and reports the nodes and
-    resources of the Ray cluster.
+  - Asks Ray's State API on the head's dashboard (O(dashboard)), or runs C(ray status) on the target, on the host
+    or inside a Docker container, and reports the nodes and resources of the Ray cluster.
   - With O(timeout), waits until the cluster has at least O(min_nodes) nodes and O(min_gpus) GPUs, and says
     which of them is missing when it gives up (a worker that never joined, or joined without its GPU).
   - While the head's services start (C(No cluster status)) or no cluster answers yet, it keeps waiting.
   - It fails at once, without waiting for the timeout, when O(container) does not exist or is not running (with
     its last log lines), when C(ray status) fails in another way, and when the output cannot be read with
     certainty (a format drift gives an error, never a wrong count).
-  - It never changes anything.
-  - It reads the output of Ray 2.10 to 2.60, tested with real outputs of Ray 2.10.0, 2.40.0, 2.49.2, 2.51.1,
-    2.52.1 and 2.60.0.
+  - It reads the output of C(ray status) and the State API's answers of Ray 2.10 to 2.60, tested with real ones of
+    Ray 2.10.0, 2.40.0, 2.49.2, 2.51.1, 2.52.1 and 2.60.0.
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
-  - stacked_sparks.vllm.attributes.read_only
   - stacked_sparks.vllm.docker
   - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)
-attributes:
-  check_mode:
-    details: In check mode the module does not run C(ray status); it returns C(changed=false) at once.
 options:
   container:
     description:
@@ -82,7 +77,7 @@ options:
     type: str
 notes:
   - C(ray status) does not show IP addresses; a node that joined with the wrong address still counts as a node.
-    The State API (O(dashboard)) does: RV(node_ips).
+    The State API (O(dashboard)) does, in RV(node_ips), and the wait checks them against O(nodes).
   - A killed worker stays listed as active for about 25 seconds.
 seealso:
   - module: stacked_sparks.vllm.vllm_models

@@ -15,17 +15,12 @@ description:
     gone, stopped, or restarted since the wait began, the module fails at once with the container's state and
     last log lines, so a bad model id or an out-of-memory fails within seconds, not after O(timeout).
   - HTTP 401 and 403 fail at once, as the API key was rejected.
-  - It never changes anything.
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
-  - stacked_sparks.vllm.attributes.read_only
   - stacked_sparks.vllm.docker
   - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)
-attributes:
-  check_mode:
-    details: In check mode the module does not contact vLLM; it returns C(changed=false) at once.
 options:
   url:
     description:
