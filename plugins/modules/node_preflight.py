@@ -216,7 +216,7 @@ docker_gpu_support:
   sample: [runtime nvidia, CDI /var/run/cdi/nvidia.yaml]
 ansible_facts:
   description: What the collection's roles read of the node, set as a fact when the checks pass.
-  returned: success
+  returned: success, with O(interface)
   type: dict
   contains:
     stacked_sparks_node:
@@ -421,8 +421,9 @@ def main():
         if problems:
             module.fail_json(msg=failure_message(facts["hostname"], problems), problems=problems, **facts)
         node["image_present"] = facts["image_present"]
+        looked = {"ansible_facts": {"stacked_sparks_node": node}} if p["interface"] else {}
         module.exit_json(changed=False, msg=f"{facts['hostname']} passed the preflight checks", problems=[],
-                         ansible_facts={"stacked_sparks_node": node}, **facts)
+                         **looked, **facts)
 
     containers = {}
     try:

@@ -47,3 +47,10 @@ def test_required_rdma_that_is_missing_fails_naming_the_setting(run_module, node
     assert result["failed"]
     assert "no RDMA device on lo" in result["msg"] and "cluster_rdma" in result["msg"], result["msg"]
     assert result["dev_infiniband"] is False
+
+
+def test_without_an_interface_it_sets_no_fact(run_module, node):
+    """A check of free space alone must not replace the node's look (the preflight runs one on the head)."""
+    result = run_module(node_preflight.main, {"docker": False})
+    assert not result.get("failed"), result
+    assert "ansible_facts" not in result
