@@ -195,7 +195,6 @@ def test_negative_numbers_are_refused(run_module, option):
     assert result["msg"].startswith(f"{option} must not be negative")
 
 
-
 def test_the_state_api_answers_without_ray_status(run_module, docker, head, fast_wait, http_server, ray_fixture):
     """The head's dashboard answers: the nodes come from it, ray status never runs; one node, then two."""
     clock = fast_wait(ray_status)
