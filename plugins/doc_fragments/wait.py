@@ -5,10 +5,13 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """What the collection's wait modules share: they only read (with stacked_sparks.vllm.attributes), and the
-    pauses of their wait (module_utils/wait.py)."""
+    """What the collection's wait modules share: they only read (with stacked_sparks.vllm.attributes), the Docker
+    engine of the container they watch (module_utils/docker_util.py), and the pauses of their wait
+    (module_utils/wait.py)."""
 
     DOCUMENTATION = r"""
+requirements:
+  - The Docker SDK for Python (C(docker)) on the target, when O(container) is set.
 attributes:
   check_mode:
     support: full
@@ -18,6 +21,11 @@ attributes:
   idempotent:
     support: full
 options:
+  docker_host:
+    description:
+      - The Docker engine to talk to when O(container) is set.
+    type: str
+    default: unix:///var/run/docker.sock
   sleep:
     description:
       - Seconds of the first pause between two probes. Each next pause doubles, up to O(max_sleep).

@@ -22,7 +22,7 @@ else:
     DOCKER_IMPORT_ERROR = None
 
 
-# The option of every module that watches a container, as the doc fragment stacked_sparks.vllm.docker documents it.
+# The option of every module that watches a container, as the doc fragment stacked_sparks.vllm.wait documents it.
 DOCKER_OPTIONS = {"docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"}}
 
 

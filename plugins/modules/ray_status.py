@@ -20,7 +20,6 @@ description:
     Ray 2.10.0, 2.40.0, 2.49.2, 2.51.1, 2.52.1 and 2.60.0.
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
-  - stacked_sparks.vllm.docker
   - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)

@@ -17,7 +17,6 @@ description:
   - HTTP 401 and 403 fail at once, as the API key was rejected.
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
-  - stacked_sparks.vllm.docker
   - stacked_sparks.vllm.wait
 author:
   - stacked_sparks maintainers (@stacked-sparks)
