@@ -21,8 +21,6 @@ description:
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
   - stacked_sparks.vllm.wait
-author:
-  - stacked_sparks maintainers (@stacked-sparks)
 options:
   container:
     description:
@@ -80,6 +78,8 @@ notes:
   - A killed worker stays listed as active for about 25 seconds.
 seealso:
   - module: stacked_sparks.vllm.vllm_models
+author:
+  - stacked_sparks maintainers (@stacked-sparks)
 """
 
 EXAMPLES = r"""

@@ -18,8 +18,6 @@ description:
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
   - stacked_sparks.vllm.wait
-author:
-  - stacked_sparks maintainers (@stacked-sparks)
 options:
   url:
     description:
@@ -65,6 +63,8 @@ notes:
   - The module connects directly, without any HTTP proxy from the environment.
 seealso:
   - module: stacked_sparks.vllm.ray_status
+author:
+  - stacked_sparks maintainers (@stacked-sparks)
 """
 
 EXAMPLES = r"""
