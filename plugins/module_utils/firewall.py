@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The host firewall of a node as one rule set: built, compared with the kernel's, replaced in one transaction.
 
-One chain, which INPUT jumps to first. In order: what comes from loopback, from the fabric network or to an
-open port goes on through INPUT (RETURN); new TCP connections from anywhere else to a closed port are dropped.
+One chain, which INPUT jumps to first. In order: what comes from loopback or from the fabric network goes on
+through INPUT (RETURN); new TCP connections from anywhere else to a closed port are dropped.
 Everything else is untouched. Every rule's comment carries a tag made from the whole rule set, so the chain
 is right when it has exactly these many rules, all with this tag; anything else (a changed setting, a rule
 added or removed by hand, no chain) is replaced, in one iptables-restore transaction: no moment with half the
@@ -58,22 +58,20 @@ def network_family(network) -> str:
         raise FirewallError(f"not a network in CIDR notation: {network!r}") from None
 
 
-def rule_specs(family, fabric_network, open_ports, closed_ports):
+def rule_specs(family, fabric_network, closed_ports):
     """The chain's rules for one family, each (why, the match and target in iptables' words), untagged."""
     rules = [("loopback", "-i lo -j RETURN")]
     if fabric_network and network_family(fabric_network) == family:
         rules.append(("the fabric network", f"-s {ipaddress.ip_network(fabric_network, strict=False)} -j RETURN"))
-    for group in port_groups(open_ports):
-        rules.append(("open ports", f"-p tcp -m multiport --dports {','.join(group)} -j RETURN"))
     for group in port_groups(closed_ports):
         rules.append(("closed ports",
                       f"-p tcp -m conntrack --ctstate NEW -m multiport --dports {','.join(group)} -j DROP"))
     return rules
 
 
-def rule_set(chain, families, fabric_network, open_ports, closed_ports):
+def rule_set(chain, families, fabric_network, closed_ports):
     """{family: the chain's rules as `-A` lines}, each commented with the tag of the whole set."""
-    specs = {family: rule_specs(family, fabric_network, open_ports, closed_ports) for family in families}
+    specs = {family: rule_specs(family, fabric_network, closed_ports) for family in families}
     tag = hashlib.sha1(repr((chain, sorted(specs.items()))).encode()).hexdigest()[:10]
     return {
         family: [_with_comment(f"-A {chain} {spec}", f"{COMMENT} {tag}: {why}") for why, spec in rules]

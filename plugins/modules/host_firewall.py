@@ -6,11 +6,10 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: host_firewall
 short_description: Keep a node's cluster ports to loopback and the fabric, as one iptables rule set
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Keeps one chain, O(chain), which C(INPUT) jumps to first, for IPv4 and (where the kernel has it) IPv6. In
-    order, what comes from loopback, from O(fabric_network) or to one of O(open_ports) goes on through
-    C(INPUT); new TCP connections from anywhere else to one of O(closed_ports) are dropped. Everything else is
+    order, what comes from loopback or from O(fabric_network) goes on through C(INPUT); new TCP connections from anywhere else to one of O(closed_ports) are dropped. Everything else is
     untouched.
   - Reads the chain with C(iptables -S) and compares it with these rules (every rule's comment carries a tag
     of the whole set). Only when they differ (a changed setting, a rule added or removed by hand, no chain) it
@@ -46,11 +45,6 @@ options:
       - The network, in CIDR notation, whose traffic goes on through C(INPUT) untouched (the cluster's fabric).
       - Its rule is in the chain of its own family only.
     type: str
-  open_ports:
-    description: TCP ports anyone may reach (the API), as ports or C(low:high) ranges.
-    type: list
-    elements: str
-    default: []
   closed_ports:
     description:
       - TCP ports that new connections from outside loopback and O(fabric_network) may not reach, as ports or
@@ -70,11 +64,10 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Keep Ray's ports to loopback and the fabric, the API open
+- name: Keep Ray's ports to loopback and the fabric
   become: true
   stacked_sparks.vllm.host_firewall:
     fabric_network: 192.168.100.0/24
-    open_ports: ["8000"]
     closed_ports: ["6379", "8265", "10002:10100", ephemeral]
 
 - name: Remove the chain
@@ -119,7 +112,6 @@ def main():
             "chain": {"type": "str", "default": "STACKED-SPARKS"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "fabric_network": {"type": "str"},
-            "open_ports": {"type": "list", "elements": "str", "default": []},
             "closed_ports": {"type": "list", "elements": "str", "default": []},
             "wait": {"type": "int", "default": 10},
         },
@@ -153,9 +145,9 @@ def main():
         with open(EPHEMERAL) as handle:
             closed[closed.index("ephemeral")] = handle.read()
     try:
-        desired = rule_set(chain, families, p["fabric_network"], p["open_ports"], closed)
+        desired = rule_set(chain, families, p["fabric_network"], closed)
     except FirewallError as exc:
-        module.fail_json(msg=f"{exc} (in fabric_network, open_ports or closed_ports)")
+        module.fail_json(msg=f"{exc} (in fabric_network or closed_ports)")
 
     changed = False
     diff = {"before": "", "after": ""}

@@ -7,7 +7,7 @@ from ansible.module_utils import basic
 from ansible_collections.stacked_sparks.vllm.plugins.modules import host_firewall
 
 CHAIN = "STACKED-SPARKS"
-ARGS = {"fabric_network": "172.28.0.0/24", "open_ports": ["8000"], "closed_ports": ["6379", "ephemeral"]}
+ARGS = {"fabric_network": "172.28.0.0/24", "closed_ports": ["6379", "ephemeral"]}
 
 
 class FakeKernel:
@@ -51,7 +51,7 @@ def test_first_run_restores_the_chain_then_the_rerun_changes_nothing(run_module,
     first = run_module(host_firewall.main, ARGS)
     assert first["changed"] is True and len(kernel.restored) == 1
     assert "--dports 6379,32768:60999" in kernel.restored[0]
-    assert first["diff"]["after"].count("ipv4: -A STACKED-SPARKS") == 4
+    assert first["diff"]["after"].count("ipv4: -A STACKED-SPARKS") == 3   # loopback, fabric, closed ports
     second = run_module(host_firewall.main, ARGS)
     assert second["changed"] is False and len(kernel.restored) == 1
     assert second["rules"]["ipv4"] == kernel.chain
@@ -59,7 +59,7 @@ def test_first_run_restores_the_chain_then_the_rerun_changes_nothing(run_module,
 
 def test_a_changed_port_replaces_the_chain(run_module, kernel):
     run_module(host_firewall.main, ARGS)
-    result = run_module(host_firewall.main, dict(ARGS, open_ports=["8001"]))
+    result = run_module(host_firewall.main, dict(ARGS, closed_ports=["6380", "ephemeral"]))
     assert result["changed"] is True and len(kernel.restored) == 2
     assert "-D INPUT" in kernel.restored[1] and f"-F {CHAIN}" in kernel.restored[1]
 
