@@ -9,8 +9,8 @@ short_description: Keep a node's cluster ports to loopback and the fabric, as on
 version_added: 0.1.0
 description:
   - Keeps one chain, O(chain), which C(INPUT) jumps to first, for IPv4 and (where the kernel has it) IPv6. In
-    order, what comes from loopback or from O(fabric_network) goes on through C(INPUT); new TCP connections from anywhere else to one of O(closed_ports) are dropped. Everything else is
-    untouched.
+    order, what comes from loopback or from O(fabric_network) goes on through C(INPUT); new TCP connections
+    from anywhere else to one of O(closed_ports) are dropped. Everything else is untouched.
   - Reads the chain with C(iptables -S) and compares it with these rules (every rule's comment carries a tag
     of the whole set). Only when they differ (a changed setting, a rule added or removed by hand, no chain) it
     replaces the chain's rules in one C(iptables-restore --noflush) transaction, so there is no moment with
