@@ -333,6 +333,20 @@ def _api_port_closed(api, settings):
     return []
 
 
+def plain(value):
+    """The value as plain Python data (dict, list, str, int, float, bool, None), the same values in exact types.
+    Ansible 2.19 hands filters its lazy, tagged containers; ArgumentSpecValidator deep-copies its spec, and a deep
+    copy of those costs about half a second a host, where plain data costs a millisecond."""
+    if isinstance(value, Mapping):
+        return {plain(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    for kind in (bool, int, float, str):   # bool first: a bool is an int
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
 def check_settings(values, specs, nodes=0):
     """Check the settings: {"errors": [messages that name the variable], "settings": {name: value}}.
 
@@ -345,6 +359,7 @@ def check_settings(values, specs, nodes=0):
     """
     if not isinstance(values, Mapping) or not isinstance(specs, Mapping):
         raise TypeError("check_settings expects a dict of variables and a dict of argument specs")
+    values, specs = plain(values), plain(specs)
     errors = _unknown(specs, values)
     options = {name: option for role_options in specs.values() for name, option in role_options.items()}
     strict = {name: _strict(name, options[name], value) for name, value in values.items() if name in options}

@@ -10,6 +10,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.settings impor
     RULES,
     check_settings,
     model_location,
+    plain,
 )
 
 ROLES = pathlib.Path(__file__).resolve().parents[4] / "roles"
@@ -29,6 +30,32 @@ def test_defaults_with_the_cache_dir_are_good():
     assert result["errors"] == []
     assert result["settings"]["vllm_serve_port"] == 8000
     assert result["settings"]["cluster_image"] == "nvcr.io/nvidia/vllm:25.11-py3"
+
+
+class Tagged(str):
+    """A str subclass with state, as Ansible's tagged strings are."""
+    origin = "inventory/group_vars/all.yml"
+
+
+class Lazy(dict):
+    """A dict subclass, as Ansible's lazy containers are."""
+
+
+def test_plain_gives_the_same_values_in_exact_types():
+    given = Lazy(a=[Tagged("x"), True, 2, 1.5, None, (Tagged("y"),)], b=Lazy(c=Tagged("z")))
+    result = plain(given)
+    assert result == {"a": ["x", True, 2, 1.5, None, ["y"]], "b": {"c": "z"}}
+    assert type(result) is dict and type(result["b"]) is dict
+    assert [type(v) for v in result["a"]] == [str, bool, int, float, type(None), list]
+    assert type(next(iter(result))) is str and type(result["b"]["c"]) is str
+
+
+def test_settings_come_back_plain_from_subclassed_input():
+    values = Lazy({Tagged("vllm_serve_port"): 9000, **GOOD})
+    specs = {Tagged(role): Lazy(options) for role, options in SPECS.items()}
+    result = check_settings(values, specs, 2)
+    assert result["errors"] == []
+    assert type(result["settings"]["cluster_hf_cache_dir"]) is str and result["settings"]["vllm_serve_port"] == 9000
 
 
 def test_the_specs_defaults_match_the_roles_defaults():
