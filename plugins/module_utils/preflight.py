@@ -182,6 +182,21 @@ def judge_image(image, rc, err):
     return None, [f"cannot inspect image {image} (cluster_image): {' '.join(err.split()) or f'exit code {rc}'}"]
 
 
+def container_starts(names, rc, out, err):
+    """When each of the containers started, from `docker container inspect --format '{{.Name}} {{.State.StartedAt}}'
+    NAME...`: ({name: StartedAt, "" for a container that does not exist}, problems). Docker prints the ones it
+    found and names each missing one on stderr, exiting non-zero when any is missing."""
+    starts = dict.fromkeys(names, "")
+    for line in out.splitlines():
+        name, _, started = line.strip().lstrip("/").partition(" ")
+        if name in starts:
+            starts[name] = started.strip()
+    missing = [line for line in err.splitlines() if line.strip()]
+    if rc != 0 and not all("no such container" in line.lower() for line in missing):
+        return starts, [f"cannot inspect containers {', '.join(names)}: {' '.join(err.split()) or f'exit code {rc}'}"]
+    return starts, []
+
+
 # --- free space ------------------------------------------------------------------------------------------------
 
 def nearest_existing(path, is_dir):

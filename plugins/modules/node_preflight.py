@@ -67,6 +67,13 @@ options:
     description:
       - An image whose presence is reported as RV(image_present), used by O(free_space[].unless_image_present).
     type: str
+  containers:
+    description:
+      - Containers whose start time is reported as RV(container_starts) (read with C(docker container inspect)),
+        for the roles that recreate a container when one it runs against started again.
+    type: list
+    elements: str
+    default: []
   free_space:
     description:
       - Directories that need free space. The path, or its nearest existing parent when it does not exist yet, is
@@ -185,6 +192,11 @@ running_containers:
   type: list
   elements: str
   sample: [sparks-ray-head, sparks-vllm]
+container_starts:
+  description: When each of O(containers) started (C(State.StartedAt)), an empty string for one that does not exist.
+  returned: always
+  type: dict
+  sample: {"sparks-ray-head": "2026-12-03T17:02:11.284934Z", "sparks-vllm": ""}
 image_present:
   description: Whether O(image) is present, V(null) when unknown or O(image) is not set.
   returned: always
@@ -294,6 +306,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     judge_docker,
     judge_free_space,
     judge_gpus,
+    container_starts,
     judge_image,
     judge_interface,
     judge_ports,
@@ -391,6 +404,7 @@ def main():
             }},
             "docker": {"type": "bool", "default": True},
             "image": {"type": "str"},
+            "containers": {"type": "list", "elements": "str", "default": []},
             "free_space": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "str", "required": True},
                 "min_gib": {"type": "float", "required": True},
@@ -407,6 +421,7 @@ def main():
     p = module.params
     problems, warnings = [], []
     facts = {"hostname": socket.gethostname(), "docker": None, "running_containers": None, "image_present": None,
+             "container_starts": {},
              "ports": [], "free_space": [], "interface": None, "rdma_devices": [], "rdma_on_interface": [],
              "rdma_active": [], "rdma_nccl_ib_hca": "", "docker_sdk": HAS_DOCKER,
              "dev_infiniband": is_dir("/dev/infiniband")}
@@ -445,6 +460,11 @@ def main():
                 rc, out, err = module.run_command([docker_bin, "image", "inspect", "--format", "{{.Id}}",
                                                    p["image"]])
                 facts["image_present"], found = judge_image(p["image"], rc, err)
+                problems += found
+            if p["containers"]:
+                rc, out, err = module.run_command([docker_bin, "container", "inspect", "--format",
+                                                   "{{.Name}} {{.State.StartedAt}}", *p["containers"]])
+                facts["container_starts"], found = container_starts(p["containers"], rc, out, err)
                 problems += found
 
         tcp = [read(path) or "" for path in PROC_TCP] if p["ports"] else []

@@ -23,6 +23,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     owner_of,
     GPU_TOOLKIT_HINT,
     PreflightError,
+    container_starts,
     docker_summary,
     ephemeral_range,
     fabric_report,
@@ -247,6 +248,18 @@ def test_judge_image():
     assert judge_image("img:1", 1, "Error response from daemon: No such image: img:1") == (False, [])
     assert judge_image("img:1", 1, "permission denied while trying to connect") == (
         None, ["cannot inspect image img:1 (cluster_image): permission denied while trying to connect"])
+
+
+def test_container_starts():
+    """Docker 20.10's words (a lab host): the found ones on stdout, each missing one on stderr, exit code 1."""
+    out = "/sparks-ray-head 2026-12-03T22:23:56.663209238Z\n"
+    assert container_starts(["sparks-ray-head"], 0, out, "") == ({"sparks-ray-head": "2026-12-03T22:23:56.663209238Z"}, [])
+    assert container_starts(["sparks-ray-head", "nope"], 1, out, "Error: No such container: nope\n") == (
+        {"sparks-ray-head": "2026-12-03T22:23:56.663209238Z", "nope": ""}, [])
+    assert container_starts(["nope"], 1, "", "Error response from daemon: No such container: nope") == ({"nope": ""}, [])
+    starts, problems = container_starts(["sparks-ray-head"], 1, "", "permission denied while trying to connect\n")
+    assert starts == {"sparks-ray-head": ""}
+    assert problems == ["cannot inspect containers sparks-ray-head: permission denied while trying to connect"]
 
 
 # --- free space ------------------------------------------------------------------------------------------------
