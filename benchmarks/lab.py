@@ -16,6 +16,8 @@
   seed's rerun      what the seed's scripts do for a rerun, stop everything and start it again (stop.yml, then
                     site.yml), beside the collection's no-op rerun: time, and the seconds a client polling the
                     API saw it down
+The figures scale with the machine: the output starts with a reference (seconds for 10^7 Python additions on
+one core, and the share of CPU time the hypervisor took from this machine during the run), to compare runs by.
 Results: .bench/<time>/ (figures.txt, the no-op profile, each run's log). Run from the repository root with the
 lab images built (make bench builds them). Leaves the lab up.
 """
@@ -100,6 +102,22 @@ def vllm_load_seconds():
     raise SystemExit("vLLM's log has no 'Application startup complete' line")
 
 
+def cpu_reference():
+    """Seconds for 10**7 Python additions on one core: what the machine is worth now, to compare runs by."""
+    start = time.perf_counter()
+    total = 0
+    for number in range(10**7):
+        total += number
+    return time.perf_counter() - start
+
+
+def cpu_times():
+    """(total, steal) jiffies of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return sum(fields[:8]), fields[7]
+
+
 def settle(idle=0.8, longest=120):
     """Wait until the machine is quiet (idle CPU share over 3 s at least `idle`): vLLM keeps the lab busy for a
     while after it first answers, and the figures are of the collection, not of that."""
@@ -144,6 +162,9 @@ def downtime(name, *commands):
 def main():
     RESULTS.mkdir(parents=True)
     figures = []   # (name, seconds, goal text)
+    reference = cpu_reference()
+    say(f"machine: 10^7 Python additions in {reference:.2f} s")
+    total0, steal0 = cpu_times()
 
     def figure(name, seconds, goal):
         figures.append((name, seconds, goal))
@@ -173,7 +194,10 @@ def main():
     seconds, down = downtime("seed-rerun", ["ansible-playbook", "-i", INVENTORY, "playbooks/stop.yml"], SITE)
     figure(f"seed's rerun (stop all, start all): API down {down:.1f} s", seconds, "-")
 
-    lines = [f"{name:62} {seconds:7.1f} s   goal {goal}" for name, seconds, goal in figures]
+    total1, steal1 = cpu_times()
+    lines = [f"machine: 10^7 Python additions in {reference:.2f} s; the hypervisor took "
+             f"{(steal1 - steal0) / max(total1 - total0, 1):.0%} of the CPU time during the run", ""]
+    lines += [f"{name:62} {seconds:7.1f} s   goal {goal}" for name, seconds, goal in figures]
     (RESULTS / "figures.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(["", *lines, "", f"results, logs and the no-op profile: {RESULTS}"]))
     return 0
