@@ -4,22 +4,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-try:
-    import docker
-    from docker.errors import DockerException, NotFound  # pylint: disable=unused-import  # the modules catch it
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
+# Whether the Docker SDK for Python is installed. It is imported when a module first talks to the engine (sdk()),
+# so that a wait whose condition already holds at its first look, and the preflight, never pay for the import
+# (about 0.15 s on a node).
+HAS_DOCKER = importlib.util.find_spec("docker") is not None
 
-    class DockerException(Exception):
-        """Stands in for docker.errors.DockerException without the SDK (nothing raises it then)."""
-else:
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
+
+def sdk():
+    """The Docker SDK for Python (the package docker), imported on first use."""
+    import docker  # pylint: disable=import-outside-toplevel  # see HAS_DOCKER
+
+    return docker
 
 
 # The option of every module that watches a container, as the doc fragment stacked_sparks.vllm.wait documents it.
@@ -34,10 +34,24 @@ def engine_failure(module, exc, **result):
 def module_client(module, timeout, **result):
     """A Docker client for the module's docker_host; fails the module (with result) without the SDK or engine."""
     if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR, **result)
+        module.fail_json(msg=missing_required_lib("docker"), **result)
+    try:
+        docker = sdk()
+    except ImportError:
+        module.fail_json(msg=missing_required_lib("docker"), exception=traceback.format_exc(), **result)
+        raise  # not reached: fail_json exits
     try:
         return get_client(module.params["docker_host"], timeout)
-    except (DockerException, OSError) as exc:
+    except (docker.errors.DockerException, OSError) as exc:
+        engine_failure(module, exc, **result)
+        raise  # not reached: fail_json exits
+
+
+def module_state(module, client, name, **result):
+    """container_state(client, name); fails the module (with result) when the engine does not answer."""
+    try:
+        return container_state(client, name)
+    except (sdk().errors.DockerException, OSError) as exc:
         engine_failure(module, exc, **result)
         raise  # not reached: fail_json exits
 
@@ -45,14 +59,14 @@ def module_client(module, timeout, **result):
 def get_client(docker_host, timeout):
     """A Docker client for the engine at docker_host (e.g. unix:///var/run/docker.sock); API calls time out after
     timeout seconds. Raises docker.errors.DockerException when the engine does not answer."""
-    return docker.DockerClient(base_url=docker_host, timeout=timeout)
+    return sdk().DockerClient(base_url=docker_host, timeout=timeout)
 
 
 def container_state(client, name):
     """The state of container `name` as a dict, or None if there is no such container."""
     try:
         container = client.containers.get(name)
-    except NotFound:
+    except sdk().errors.NotFound:
         return None
     attrs = container.attrs
     state = attrs.get("State") or {}
@@ -84,7 +98,7 @@ def log_tail(client, name, lines):
     """The last `lines` lines of the container's log (stdout and stderr), "" if the container is gone."""
     try:
         return _text(client.containers.get(name).logs(stdout=True, stderr=True, tail=lines)).rstrip("\n")
-    except NotFound:
+    except sdk().errors.NotFound:
         return ""
 
 

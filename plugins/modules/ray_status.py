@@ -44,6 +44,8 @@ options:
         answers in milliseconds where C(ray status) takes seconds, counts the nodes in state C(ALIVE) by their
         addresses and sums their GPUs. When the dashboard does not answer (not started yet, turned off, another
         host) or its answer cannot be read, that probe runs C(ray status) instead; RV(source) says which answered.
+      - A cluster the State API shows ready ends the wait without asking the Docker engine; otherwise O(container)
+        is checked as well, so a dead head fails the wait at once.
     type: str
   min_nodes:
     description:
@@ -247,33 +249,40 @@ def main():
     argv = [p["executable"], "status"] + (["--address", p["address"]] if p["address"] else [])
     command = " ".join(argv)
     container = p["container"]
-    client = None
-    if container:
-        client = module_client(module, DOCKER_API_TIMEOUT, elapsed=0.0)
-    else:
+    if not container:
         argv[0] = module.get_bin_path(p["executable"])
         if not argv[0]:
             module.fail_json(msg=f"cannot find {p['executable']!r} on the host: install Ray, set executable, or set "
                              f"container to run ray status in the Ray container{hint}", elapsed=0.0)
+    engine = {}   # the Docker client, made at the first look the dashboard alone does not settle
     last = {"raw": "", "status": None, "source": None}
 
+    def client():
+        if not engine:
+            engine["client"] = module_client(module, DOCKER_API_TIMEOUT, elapsed=0.0)
+        return engine["client"]
+
     def probe():
-        if container:
-            state = container_state(client, container)
-            if state is None:
-                raise Hopeless(f"container {container} does not exist: the Ray node is not started{hint}",
-                               {"container_state": None})
-            if not state["running"]:
-                death = describe_death(state, log_tail(client, container, LOG_LINES))
-                raise Hopeless(f"Ray is not running: {death}" + (f"\n{p['hint']}" if p["hint"] else ""),
-                               {"container_state": state})
+        # The dashboard first: a cluster it shows ready is ready, and Docker is not asked.
         answer = read_state_api(p["dashboard"]) if p["dashboard"] else None
         if answer:
             last["raw"], last["status"] = answer
             last["source"] = "state_api"
-            return not check_requirements(last["status"], p["min_nodes"], p["min_gpus"], p["nodes"]), last["status"]
+            if not check_requirements(last["status"], p["min_nodes"], p["min_gpus"], p["nodes"]):
+                return True, last["status"]
         if container:
-            rc, out, err = exec_in_container(client, container, argv)
+            state = container_state(client(), container)
+            if state is None:
+                raise Hopeless(f"container {container} does not exist: the Ray node is not started{hint}",
+                               {"container_state": None})
+            if not state["running"]:
+                death = describe_death(state, log_tail(client(), container, LOG_LINES))
+                raise Hopeless(f"Ray is not running: {death}" + (f"\n{p['hint']}" if p["hint"] else ""),
+                               {"container_state": state})
+        if answer:
+            return False, last["status"]
+        if container:
+            rc, out, err = exec_in_container(client(), container, argv)
         else:
             rc, out, err = module.run_command(argv)
         last["raw"] = out

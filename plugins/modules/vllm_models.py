@@ -11,9 +11,11 @@ description:
   - Polls the C(/v1/models) endpoint of vLLM's OpenAI-compatible API until it lists O(model) (or any model when
     O(model) is not set), and returns the listed models.
   - Connection errors, HTTP 503 and timeouts mean vLLM is still loading, so the module keeps waiting.
-  - Before each probe it checks the vLLM process, the Docker O(container) or the host process O(pid). When it is
-    gone, stopped, or restarted since the wait began, the module fails at once with the container's state and
-    last log lines, so a bad model id or an out-of-memory fails within seconds, not after O(timeout).
+  - Each probe asks the API first. When the model is not listed yet, it checks the vLLM process, the Docker
+    O(container) or the host process O(pid). When it is gone, stopped, or restarted since that first check, the
+    module fails at once with the container's state and last log lines, so a bad model id or an out-of-memory
+    fails within seconds, not after O(timeout). A model listed at the first probe costs one request, and the Docker
+    engine is not asked.
   - HTTP 401 and 403 fail at once, as the API key was rejected.
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
@@ -46,12 +48,12 @@ options:
     default: true
   container:
     description:
-      - The Docker container running vLLM. Checked before every probe.
+      - The Docker container running vLLM. Checked at every probe that does not find the model listed.
       - Mutually exclusive with O(pid).
     type: str
   pid:
     description:
-      - The process id of a vLLM running on the host. Checked before every probe.
+      - The process id of a vLLM running on the host. Checked at every probe that does not find the model listed.
       - Mutually exclusive with O(container).
     type: int
   log_lines:
@@ -123,12 +125,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import SSLValidationError, open_url
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import (
     DOCKER_OPTIONS,
-    DockerException,
     container_state,
     describe_death,
-    engine_failure,
     log_tail,
     module_client,
+    module_state,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.vllm_api import (
     model_listed,
@@ -177,17 +178,16 @@ def main():
     if p["api_key"]:
         headers["Authorization"] = f"Bearer {p['api_key']}"
     container = p["container"]
-    client = baseline = None
-    if container:
-        client = module_client(module, DOCKER_API_TIMEOUT, elapsed=0.0, url=url, models=[])
-        try:
-            baseline = container_state(client, container)
-        except (DockerException, OSError) as exc:
-            engine_failure(module, exc, elapsed=0.0, url=url, models=[])
+    watched = {}   # the engine and the container's state, from the first look that found vLLM not serving
     last = {"models": []}
 
     def check_process():
         if container:
+            if not watched:
+                watched["client"] = module_client(module, DOCKER_API_TIMEOUT, elapsed=0.0, url=url, models=[])
+                watched["baseline"] = module_state(module, watched["client"], container, elapsed=0.0, url=url,
+                                                   models=[])
+            client, baseline = watched["client"], watched["baseline"]
             state = container_state(client, container)
             if state is None:
                 raise Hopeless(f"vLLM container {container} does not exist (it was never started, or was removed)",
@@ -205,8 +205,7 @@ def main():
             except PermissionError:
                 pass  # it exists, under another user
 
-    def probe():
-        check_process()
+    def ask():
         try:
             response = open_url(url, headers=headers, method="GET", timeout=REQUEST_TIMEOUT, use_proxy=False,
                                 validate_certs=p["validate_certs"])
@@ -222,6 +221,19 @@ def main():
             raise RuntimeError(f"{url} answered HTTP {exc.code} {exc.reason}") from None
         last["models"] = parse_models(body)
         return model_listed(last["models"], p["model"]), last["models"]
+
+    def probe():
+        # The API first: a wait whose model is already served never talks to Docker. Otherwise: is vLLM alive?
+        try:
+            answer = ask()
+        except Hopeless:
+            raise
+        except Exception:
+            check_process()
+            raise
+        if not answer[0]:
+            check_process()
+        return answer
 
     try:
         result = wait_until(probe, p["timeout"], p["sleep"], p["max_sleep"])

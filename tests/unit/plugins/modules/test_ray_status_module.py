@@ -228,17 +228,32 @@ def test_without_the_dashboard_it_asks_ray_status(run_module, docker, head, fast
         assert container.exec_calls == [["ray", "status"]]
 
 
-def test_the_state_api_does_not_hide_a_dead_head(run_module, docker, head, fast_wait, http_server, docker_fakes,
-                                                 ray_fixture):
+def test_a_dead_head_is_named_when_its_dashboard_does_not_answer(run_module, docker, head, fast_wait, http_server,
+                                                                 docker_fakes, ray_fixture):
+    """The dashboard runs in the head container: when it does not answer, the container is looked at."""
     fast_wait(ray_status)
     dead = docker_fakes.attrs(status="exited", exit_code=1)
     docker({"sparks-ray-head": head(states=[dead], logs="raylet died\n")})
-    dashboard = http_server((200, ray_fixture("ray-2.60.0-nodes-lab-2nodes.json")))
+    dashboard = http_server((200, ray_fixture("ray-2.60.0-nodes-lab-2nodes.json")), listening=False)
     result = run_module(ray_status.main, {"container": "sparks-ray-head", "dashboard": dashboard.url,
                                           "min_nodes": 2, "timeout": 60})
     assert result["failed"] is True
-    assert result["msg"].startswith("Ray is not running")
-    assert dashboard.requests == []
+    assert result["msg"].startswith("Ray is not running: container sparks-ray-head exited with code 1")
+    assert result["msg"].endswith("raylet died")
+
+
+def test_a_cluster_the_dashboard_shows_ready_never_asks_docker(run_module, fast_wait, http_server, ray_fixture,
+                                                               monkeypatch):
+    """The no-op rerun's wait: the State API shows every node, so the Docker SDK is neither imported nor used."""
+    fast_wait(ray_status)
+    monkeypatch.setattr(docker_util, "get_client", mock.Mock(side_effect=AssertionError("must not talk to Docker")))
+    monkeypatch.setattr(docker_util, "sdk", mock.Mock(side_effect=AssertionError("must not import the SDK")))
+    dashboard = http_server((200, ray_fixture("ray-2.60.0-nodes-lab-2nodes.json")))
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "dashboard": dashboard.url,
+                                          "min_nodes": 2, "timeout": 60})
+    assert result.get("failed") is None, result
+    assert result["source"] == "state_api"
+    assert len(dashboard.requests) == 1
 
 
 def test_a_missing_node_is_named_by_its_address(run_module, docker, head, fast_wait, http_server, ray_fixture):

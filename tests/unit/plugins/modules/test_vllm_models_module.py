@@ -95,7 +95,7 @@ def test_container_died_fails_fast_with_log_lines(run_module, http_server, fast_
     assert result["container_state"]["status"] == "exited"
     assert result["elapsed"] == 5.0
     assert container.log_calls == [5]
-    assert len(server.requests) == 1
+    assert len(server.requests) == 2   # each look asks the API first
     assert clock.sleeps == [5]
 
 
@@ -109,17 +109,27 @@ def test_container_restarted_fails(run_module, http_server, fast_wait, docker, d
     assert result["msg"].startswith("vLLM died: container sparks-vllm is running again after a restart "
                                     "(restart count 1, started at 2026-11-28T21:30:00Z)")
     assert result["msg"].endswith("last log lines:\nCUDA out of memory")
-    assert server.requests == []
+    assert len(server.requests) == 1
 
 
 def test_container_missing_fails(run_module, http_server, fast_wait, monkeypatch, docker_fakes):
     fast_wait(vllm_models)
     monkeypatch.setattr(docker_util, "get_client", lambda host, timeout: docker_fakes.client({}))
-    server = http_server((200, MODELS))
-    result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm"})
+    server = http_server((200, '{"object": "list", "data": []}'))
+    result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm", "timeout": 900})
     assert result["failed"] is True
     assert result["msg"].startswith("vLLM container sparks-vllm does not exist")
-    assert server.requests == []
+    assert len(server.requests) == 1
+
+
+def test_model_served_at_the_first_look_never_asks_docker(run_module, http_server, monkeypatch):
+    """The no-op rerun's wait: the API answers with the model, so the Docker SDK is neither imported nor used."""
+    monkeypatch.setattr(docker_util, "get_client", mock.Mock(side_effect=AssertionError("must not talk to Docker")))
+    monkeypatch.setattr(docker_util, "sdk", mock.Mock(side_effect=AssertionError("must not import the SDK")))
+    server = http_server((200, MODELS))
+    result = run_module(vllm_models.main, {"url": server.url, "container": "sparks-vllm", "model": "tiny"})
+    assert result.get("failed") is None, result
+    assert result["models"] == ["tiny"]
 
 
 def test_healthy_container_is_checked_every_probe(run_module, http_server, fast_wait, docker, docker_fakes):
@@ -140,15 +150,16 @@ def test_dead_pid_fails_fast(run_module, http_server, fast_wait):
     assert result["failed"] is True
     assert result["msg"] == "vLLM died: process 4242 is not running"
     assert kill.call_args_list == [mock.call(4242, 0)] * 2
-    assert len(server.requests) == 1
+    assert len(server.requests) == 2
 
 
 def test_pid_of_another_user_counts_as_alive(run_module, http_server, fast_wait):
     fast_wait(vllm_models)
-    server = http_server((200, MODELS))
-    with mock.patch.object(vllm_models.os, "kill", side_effect=PermissionError()):
-        result = run_module(vllm_models.main, {"url": server.url, "pid": 1})
+    server = http_server((503, "{}"), (200, MODELS))
+    with mock.patch.object(vllm_models.os, "kill", side_effect=PermissionError()) as kill:
+        result = run_module(vllm_models.main, {"url": server.url, "pid": 1, "timeout": 60})
     assert result.get("failed") is None, result
+    assert kill.call_args_list == [mock.call(1, 0)]
 
 
 def test_not_a_model_list_is_retried_and_reported(run_module, http_server, fast_wait):
