@@ -207,11 +207,11 @@ def nearest_existing(path, is_dir):
     return path
 
 
-def judge_free_space(items, docker_root, image_present, free_bytes, is_dir):
-    """Check free space. items: [{path, min_gib, name, unless_image_present, purpose}], path V(docker-root) meaning
-    docker_root (Docker's root dir, or None for Docker's default). free_bytes(path) gives the bytes available to
-    unprivileged users there (it may raise OSError); is_dir(path) whether a directory exists.
-    Returns (report, problems)."""
+def judge_free_space(items, docker_root, image_present, free_bytes, is_dir, exists=posixpath.exists):
+    """Check free space. items: [{path, min_gib, name, unless_image_present, unless_exists, purpose}], path
+    V(docker-root) meaning docker_root (Docker's root dir, or None for Docker's default). free_bytes(path) gives the
+    bytes available to unprivileged users there (it may raise OSError); exists(path) whether a path exists, and
+    is_dir(path) whether a directory does. Returns (report, problems)."""
     report, problems = [], []
     for item in items:
         path, name, min_gib = item["path"], item["name"], float(item["min_gib"])
@@ -222,7 +222,8 @@ def judge_free_space(items, docker_root, image_present, free_bytes, is_dir):
         if not posixpath.isabs(path):
             raise PreflightError(f"free_space path of {name} must be absolute or {DOCKER_ROOT}, got {path!r}")
         entry = {"name": name, "path": path, "checked_path": None, "free_gib": None, "min_gib": min_gib,
-                 "skipped": bool(item.get("unless_image_present")) and image_present is True}
+                 "skipped": (bool(item.get("unless_image_present")) and image_present is True
+                             or bool(item.get("unless_exists")) and exists(item["unless_exists"]))}
         report.append(entry)
         checked = nearest_existing(path, is_dir)
         entry["checked_path"] = checked
@@ -410,6 +411,32 @@ def judge_interface(summary, names):
         return [f"interface {name} is {summary['operstate']} (cluster_fabric_interface): check the cable "
                 f"and bring it up"]
     return []
+
+
+# --- SSH host keys ----------------------------------------------------------------------------------------------
+
+SSH_HOST_KEY_TYPES = ("ed25519", "ecdsa", "rsa")   # the choices of ssh_trust_host_key_type
+SSH_HOST_KEY_FILE = "/etc/ssh/ssh_host_{}_key.pub"
+
+
+def ssh_host_keys(texts):
+    """The node's public SSH host keys as {type: "<algorithm> <base64>"}, the comment left out, from {type: the text
+    of /etc/ssh/ssh_host_<type>_key.pub, or None when it cannot be read}. A type without a readable key is absent."""
+    keys = {}
+    for kind, text in texts.items():
+        fields = (text or "").split()
+        if len(fields) >= 2:
+            keys[kind] = f"{fields[0]} {fields[1]}"
+    return keys
+
+
+def judge_ssh_host_key(keys, wanted):
+    """The problems of a node whose host keys (ssh_host_keys) lack the type `wanted` (ssh_trust_host_key_type)."""
+    if not wanted or wanted in keys:
+        return []
+    return [f"ssh_trust_host_key_type is {wanted}, but this node has no {SSH_HOST_KEY_FILE.format(wanted)} (it has: "
+            f"{', '.join(sorted(keys)) or 'none'}): set ssh_trust_host_key_type to a type every worker has, or "
+            "create the key here (ssh-keygen -A)"]
 
 
 def failure_message(hostname, problems):

@@ -99,9 +99,18 @@ options:
         description: Skip this check when O(image) is present already (the space was for pulling it).
         type: bool
         default: false
+      unless_exists:
+        description: Skip this check when this path exists already (the space was for downloading it).
+        type: str
       purpose:
         description: What needs the space, for the problem text, for example V(the image).
         type: str
+  paths:
+    description:
+      - Paths whose existence is reported as RV(paths), for example the model in the cache.
+    type: list
+    elements: str
+    default: []
   gpus:
     description:
       - How many GPUs the node must have (lines C(GPU n:) of C(nvidia-smi -L)). V(0) skips the GPU checks.
@@ -122,6 +131,13 @@ options:
     type: str
     choices: [auto, required, disabled]
     default: auto
+  ssh_host_key_type:
+    description:
+      - The type of SSH host key the node must have (C(/etc/ssh/ssh_host_<type>_key.pub)), as
+        P(stacked_sparks.vllm.ssh_trust#role) will trust it on the head; a node without one is a problem.
+      - Without it, the host keys are only reported (C(ssh_host_keys) in RV(ansible_facts.stacked_sparks_node)).
+    type: str
+    choices: [ed25519, ecdsa, rsa]
 notes:
   - A port published by a container on a bridge network shows as listening only while Docker's userland proxy
     runs (the default).
@@ -202,6 +218,11 @@ image_present:
   returned: always
   type: bool
   sample: true
+paths:
+  description: Whether each of O(paths) exists.
+  returned: always
+  type: dict
+  sample: {"/srv/hf-cache/hub/models--Qwen--Qwen3-8B": true}
 free_space:
   description: The free space of each O(free_space) path, in GiB (V(null) when it could not be read).
   returned: always
@@ -238,6 +259,9 @@ ansible_facts:
           C(ipv6)), read from C(/sys/class/net) and C(ip -j addr show); V({}) without O(interface) or when it does
           not exist. The filter P(stacked_sparks.vllm.fabric_report#filter) reads it.
         - C(interfaces), the names of the node's network interfaces.
+        - C(ssh_host_keys), the node's public SSH host keys, a dict from each type of V(ed25519), V(ecdsa) and
+          V(rsa) whose C(/etc/ssh/ssh_host_<type>_key.pub) exists to its key as C(algorithm base64) (the
+          P(stacked_sparks.vllm.ssh_trust#role) role trusts them on the head).
         - C(docker_sdk), C(dev_infiniband) and C(image_present), as the keys of the same names.
       type: dict
       sample: {"fabric": {"device": "enp1s0f1np1", "active": true, "mtu": 9000, "speed": 200000,
@@ -245,7 +269,7 @@ ansible_facts:
                         "network": "192.168.100.0", "broadcast": "192.168.100.255"},
                "ipv4_secondaries": [], "ipv6": []},
                "interfaces": ["enp1s0f1np1", "lo"], "docker_sdk": true, "dev_infiniband": true,
-               "image_present": true}
+               "image_present": true, "ssh_host_keys": {"ed25519": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7..."}}
 interface:
   description:
     - The fabric interface from C(/sys/class/net), V(null) without O(interface).
@@ -254,8 +278,8 @@ interface:
   type: dict
   sample: {"name": "enp1s0f1np1", "exists": true, "operstate": "up", "mtu": 9000, "speed": 200000}
 docker_sdk:
-  description: Whether the Docker SDK for Python imports in the Python this module runs with (the one the collection's
-    other modules use).
+  description: Whether the Docker SDK for Python is installed for the Python this module runs with (the one the
+    collection's other modules use).
   returned: always
   type: bool
   sample: true
@@ -299,6 +323,8 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import HAS_DOCKER
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight import (
+    SSH_HOST_KEY_FILE,
+    SSH_HOST_KEY_TYPES,
     PreflightError,
     failure_message,
     interface_facts,
@@ -317,6 +343,8 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     listening_ports,
     owner_of,
     rdma_devices,
+    judge_ssh_host_key,
+    ssh_host_keys,
 )
 
 PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
@@ -410,18 +438,21 @@ def main():
                 "min_gib": {"type": "float", "required": True},
                 "name": {"type": "str", "required": True},
                 "unless_image_present": {"type": "bool", "default": False},
+                "unless_exists": {"type": "str"},
                 "purpose": {"type": "str"},
             }},
+            "paths": {"type": "list", "elements": "str", "default": []},
             "gpus": {"type": "int", "default": 0},
             "interface": {"type": "str"},
             "rdma": {"type": "str", "choices": ["auto", "required", "disabled"], "default": "auto"},
+            "ssh_host_key_type": {"type": "str", "choices": list(SSH_HOST_KEY_TYPES)},
         },
         supports_check_mode=True,
     )
     p = module.params
     problems, warnings = [], []
     facts = {"hostname": socket.gethostname(), "docker": None, "running_containers": None, "image_present": None,
-             "container_starts": {},
+             "container_starts": {}, "paths": {path: os.path.exists(path) for path in p["paths"]},
              "ports": [], "free_space": [], "interface": None, "rdma_devices": [], "rdma_on_interface": [],
              "rdma_active": [], "rdma_nccl_ib_hca": "", "docker_sdk": HAS_DOCKER,
              "dev_infiniband": is_dir("/dev/infiniband")}
@@ -478,7 +509,7 @@ def main():
 
         docker_root = facts["docker"]["root_dir"] if facts["docker"] else None
         facts["free_space"], found = judge_free_space(p["free_space"], docker_root, facts["image_present"],
-                                                      free_bytes, is_dir)
+                                                      free_bytes, is_dir, os.path.exists)
         problems += found
 
         if p["gpus"] < 0:
@@ -492,6 +523,8 @@ def main():
             problems += found
 
         node["interfaces"] = [name for name in listdir(SYS_NET) if name != "bonding_masters"]
+        node["ssh_host_keys"] = ssh_host_keys({kind: read(SSH_HOST_KEY_FILE.format(kind)) for kind in SSH_HOST_KEY_TYPES})
+        problems += judge_ssh_host_key(node["ssh_host_keys"], p["ssh_host_key_type"])
         if p["interface"]:
             facts["interface"] = interface_summary(p["interface"], read_interface(p["interface"]))
             problems += judge_interface(facts["interface"], node["interfaces"])

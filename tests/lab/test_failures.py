@@ -86,6 +86,23 @@ def test_bad_input_fails_before_anything_changes(extra_vars, message):
     assert started_at() == before
 
 
+def test_a_worker_without_the_trusted_host_key_type_fails_before_anything_changes():
+    """ssh_trust_host_key_type names a key the worker lacks: the preflight says so before anything changes."""
+    key = "/etc/ssh/ssh_host_ecdsa_key.pub"
+    subprocess.run(["docker", "exec", WORKER, "mv", key, "/root/"], check=True)
+    try:
+        before = started_at()
+        run = playbook(*SITE, "-e", "ssh_trust_host_key_type=ecdsa")
+    finally:
+        subprocess.run(["docker", "exec", WORKER, "mv", "/root/ssh_host_ecdsa_key.pub", key], check=True)
+    assert run.rc != 0, run.output
+    assert ("ssh_trust_host_key_type is ecdsa, but this node has no /etc/ssh/ssh_host_ecdsa_key.pub (it has: "
+            "ed25519, rsa)") in " ".join(run.output.split()), run.output
+    assert run.changed == 0, run.output
+    assert "TASK [stacked_sparks.vllm.nfs_server" not in run.output, "a play after the preflight ran"
+    assert started_at() == before
+
+
 def test_a_host_in_both_groups_is_named_as_an_inventory_error(tmp_path):
     """The inventory is checked before the settings that count its nodes (a GPU count error would mislead)."""
     hosts = yaml.safe_load(INVENTORY.read_text())

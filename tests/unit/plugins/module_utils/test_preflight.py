@@ -39,11 +39,13 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     judge_interface,
     judge_ports,
     judge_rdma,
+    judge_ssh_host_key,
     listening_ports,
     nearest_existing,
     nvidia_cdi_specs,
     rdma_devices,
     rdma_on_interface,
+    ssh_host_keys,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.modules import node_preflight
 
@@ -312,6 +314,17 @@ def test_judge_free_space_of_a_path_not_made_yet_and_docker_unknown():
                         "100.5 GiB (cluster_hf_cache_min_gib)"]
     assert report[1]["path"] == "/var/lib/docker"  # Docker's default when docker info gave nothing
     assert report[1]["free_gib"] == 5.0
+
+
+def test_judge_free_space_skips_the_download_of_a_model_that_is_there():
+    model = {"path": "/srv", "min_gib": 50, "name": "preflight_model_gib",
+             "unless_exists": "/srv/hub/models--acme--big"}
+    report, problems = judge_free_space([model], None, None, space(srv=1.0), DIRS.__contains__,
+                                        {"/srv/hub/models--acme--big"}.__contains__)
+    assert (problems, report[0]["skipped"]) == ([], True)
+    report, problems = judge_free_space([model], None, None, space(srv=1.0), DIRS.__contains__, set().__contains__)
+    assert report[0]["skipped"] is False
+    assert problems == ["only 1.0 GiB free at /srv: it needs 50 GiB (preflight_model_gib)"]
 
 
 def test_judge_free_space_unreadable_and_relative():
@@ -801,3 +814,18 @@ def test_module_without_docker(run_module, node):
     assert result["msg"].startswith("2 problem(s) on spark-1: Docker is not installed")
     assert result["docker"] is None
     assert result["interface"] is None
+
+
+def test_ssh_host_keys_drop_the_comment_and_the_unreadable():
+    texts = {"ed25519": "ssh-ed25519 AAAAC3Nza root@spark-2\n", "ecdsa": None, "rsa": "garbage\n"}
+    assert ssh_host_keys(texts) == {"ed25519": "ssh-ed25519 AAAAC3Nza"}
+    assert ssh_host_keys({"rsa": "ssh-rsa AAAAB3 a comment with spaces"}) == {"rsa": "ssh-rsa AAAAB3"}
+
+
+def test_judge_ssh_host_key():
+    keys = {"ed25519": "ssh-ed25519 AAAAC3Nza"}
+    assert judge_ssh_host_key(keys, "ed25519") == []
+    assert judge_ssh_host_key(keys, None) == []
+    assert judge_ssh_host_key({}, "rsa") == [
+        "ssh_trust_host_key_type is rsa, but this node has no /etc/ssh/ssh_host_rsa_key.pub (it has: none): set "
+        "ssh_trust_host_key_type to a type every worker has, or create the key here (ssh-keygen -A)"]

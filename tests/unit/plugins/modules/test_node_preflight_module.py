@@ -54,3 +54,35 @@ def test_without_an_interface_it_sets_no_fact(run_module, node):
     result = run_module(node_preflight.main, {"docker": False})
     assert not result.get("failed"), result
     assert "ansible_facts" not in result
+
+
+@pytest.fixture
+def host_keys(monkeypatch):
+    """The node's /etc/ssh/ssh_host_<type>_key.pub files: {type: text}; the other types do not exist."""
+    keys = {}
+    real_read = node_preflight.read
+
+    def read(path):
+        if path.startswith("/etc/ssh/ssh_host_"):
+            return keys.get(path[len("/etc/ssh/ssh_host_"):-len("_key.pub")])
+        return real_read(path)
+
+    monkeypatch.setattr(node_preflight, "read", read)
+    return keys
+
+
+def test_it_reports_the_host_keys_without_their_comments(run_module, node, host_keys):
+    host_keys["ed25519"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJx root@spark-2\n"
+    host_keys["rsa"] = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQC7\n"
+    result = run_module(node_preflight.main, {**ARGS, "ssh_host_key_type": "ed25519"})
+    assert not result.get("failed"), result
+    assert result["ansible_facts"]["stacked_sparks_node"]["ssh_host_keys"] == {
+        "ed25519": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJx", "rsa": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQC7"}
+
+
+def test_a_missing_host_key_of_the_trusted_type_fails_naming_the_setting(run_module, node, host_keys):
+    host_keys["rsa"] = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQC7\n"
+    result = run_module(node_preflight.main, {**ARGS, "ssh_host_key_type": "ed25519"})
+    assert result["failed"]
+    assert ("ssh_trust_host_key_type is ed25519, but this node has no /etc/ssh/ssh_host_ed25519_key.pub "
+            "(it has: rsa)") in result["msg"], result["msg"]
