@@ -32,6 +32,10 @@ die() { log "ERROR: $*"; exit 1; }
 
 need_root() { [ "$(id -u)" -eq 0 ] || die "run as root (bridge, taps, iptables, debootstrap)"; }
 
+# The Debian packages of the whole VM lab (QEMU, the disk's build, the registry, the host's network tools).
+VM_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs docker-registry curl openssh-client iptables iproute2
+             util-linux)
+
 # Install the Debian packages given when any is missing.
 need_packages() {
     "$VM_REPO_DIR/scripts/system-packages" "$@"

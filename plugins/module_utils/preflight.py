@@ -191,8 +191,8 @@ def container_starts(names, rc, out, err):
         name, started = (line.strip().lstrip("/").split(" ", 1) + [""])[:2]
         if name in starts:
             starts[name] = started.strip()
-    missing = [line for line in err.splitlines() if line.strip()]
-    if rc != 0 and not all("no such container" in line.lower() for line in missing):
+    complaints = [line for line in err.splitlines() if line.strip()]
+    if rc != 0 and not all("no such container" in line.lower() for line in complaints):
         return starts, [f"cannot inspect containers {', '.join(names)}: {' '.join(err.split()) or f'exit code {rc}'}"]
     return starts, []
 
