@@ -319,6 +319,7 @@ rdma_nccl_ib_hca:
 import glob
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.docker_util import HAS_DOCKER
@@ -474,28 +475,36 @@ def main():
     containers = {}
     try:
         docker_bin = module.get_bin_path("docker") if p["docker"] else None
+        asks = {}   # what the Docker engine is asked, all at once (it answers them side by side)
+        if docker_bin:
+            asks["info"] = [docker_bin, "info", "--format", "{{json .}}"]
+            if any(item["holders"] for item in p["ports"]):
+                asks["ps"] = [docker_bin, "ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"]
+            if p["image"]:
+                asks["image"] = [docker_bin, "image", "inspect", "--format", "{{.Id}}", p["image"]]
+            if p["containers"]:
+                asks["containers"] = [docker_bin, "container", "inspect", "--format",
+                                      "{{.Name}} {{.State.StartedAt}}", *p["containers"]]
+            with ThreadPoolExecutor(len(asks)) as pool:
+                answers = dict(zip(asks, pool.map(module.run_command, asks.values())))
         if p["docker"]:
-            rc, out, err = module.run_command([docker_bin, "info", "--format", "{{json .}}"]) if docker_bin \
-                else (None, "", "")
-            facts["docker"], found = judge_docker(bool(docker_bin), rc, out, err)
+            facts["docker"], found = judge_docker(bool(docker_bin), *answers["info"]) if docker_bin \
+                else judge_docker(False, None, "", "")
             problems += found
         if facts["docker"]:
-            if any(item["holders"] for item in p["ports"]):
-                rc, out, err = module.run_command([docker_bin, "ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"])
+            if "ps" in asks:
+                rc, out, err = answers["ps"]
                 if rc == 0:
                     containers = container_ids(out)
                     facts["running_containers"] = sorted(containers.values())
                 else:
                     problems.append(f"docker ps failed: {' '.join(err.split()) or f'exit code {rc}'}")
-            if p["image"]:
-                rc, out, err = module.run_command([docker_bin, "image", "inspect", "--format", "{{.Id}}",
-                                                   p["image"]])
+            if "image" in asks:
+                rc, out, err = answers["image"]
                 facts["image_present"], found = judge_image(p["image"], rc, err)
                 problems += found
-            if p["containers"]:
-                rc, out, err = module.run_command([docker_bin, "container", "inspect", "--format",
-                                                   "{{.Name}} {{.State.StartedAt}}", *p["containers"]])
-                facts["container_starts"], found = container_starts(p["containers"], rc, out, err)
+            if "containers" in asks:
+                facts["container_starts"], found = container_starts(p["containers"], *answers["containers"])
                 problems += found
 
         tcp = [read(path) or "" for path in PROC_TCP] if p["ports"] else []

@@ -773,9 +773,11 @@ def test_module_passes_on_a_ready_spark(run_module, node, docker_info, check_mod
     assert result["gpu_count"] == 1
     assert result["docker"]["server_version"] == "20.10.24+dfsg1"
     warn.assert_not_called()
-    assert fake.ran == [["info", "--format", "{{json .}}"], ["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"],
-                        ["image", "inspect", "--format", "{{.Id}}", "nvcr.io/nvidia/vllm:25.11-py3"], ["-L"],
-                        ["-j", "addr", "show", "dev", "enp1s0f1np1"]]
+    # the Docker engine is asked side by side, so in any order
+    assert sorted(fake.ran) == sorted([["info", "--format", "{{json .}}"],
+                                       ["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"],
+                                       ["image", "inspect", "--format", "{{.Id}}", "nvcr.io/nvidia/vllm:25.11-py3"],
+                                       ["-L"], ["-j", "addr", "show", "dev", "enp1s0f1np1"]])
     node_fact = result["ansible_facts"]["stacked_sparks_node"]
     assert node_fact["fabric"]["ipv4"]["address"] == "192.168.100.10" and node_fact["fabric"]["mtu"] == 9000
     assert node_fact["interfaces"] == ["enp1s0f1np1", "lo"]
