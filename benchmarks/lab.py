@@ -10,8 +10,8 @@
                     read from the container) plus 10 s
   wait lag          vLLM restarted by hand; from /v1/models first answering (polled every 0.05 s here) to the
                     vllm_models module returning, with the module's default pauses
-  bad input         `-e vllm_serve_port=70000`: from the command to its refusal
-  preflight         `--tags preflight`: every check, nothing else
+  bad input         `-e vllm_serve_port=70000`: from the command to its refusal; the best of three
+  preflight         `--tags preflight`: every check, nothing else; the best of three
   vLLM death        `--tags vllm_serve` with a model that does not exist: vLLM recreated, dies, the wait fails
   seed's rerun      what the seed's scripts do for a rerun, stop everything and start it again (stop.yml, then
                     site.yml), beside the collection's no-op rerun: time, and the seconds a client polling the
@@ -150,6 +150,11 @@ def wait_lag():
     return returned - poller.first
 
 
+def best(seconds):
+    """The runs' seconds, for a figure that is the best of them."""
+    return ", ".join(f"{each:.1f}" for each in seconds)
+
+
 def downtime(name, *commands):
     """Seconds the commands took in all, and the seconds a client polling the API saw it down meanwhile."""
     poller = Poller()
@@ -176,15 +181,16 @@ def main():
     profile = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_roles,ansible.posix.profile_tasks"}
     noops = [run("noop-rerun-profile", *SITE, env=profile)]   # the first no-op: profiled, kept with the results
     noops += [run(f"noop-rerun-{n}", *SITE) for n in (1, 2)]
-    figure(f"no-op rerun of site.yml (best of {', '.join(f'{s:.1f}' for s in noops)})", min(noops), "<= 15 s")
+    figure(f"no-op rerun of site.yml (best of {best(noops)})", min(noops), "<= 15 s")
     switch = run("setting-switch", *SITE, "--tags", "vllm_serve", "-e", "vllm_serve_served_model_name=tiny-b")
     load = vllm_load_seconds()
     figure(f"setting switch via --tags vllm_serve (vLLM's own load {load:.1f} s)", switch, f"<= {load + 10:.1f} s")
     run("switch-back", *SITE, "--tags", "vllm_serve")
     figure("lag from /v1/models answering to the wait returning", wait_lag(), "<= 0.5 s")
-    figure("bad input refused (vllm_serve_port=70000)",
-           run("bad-input", *SITE, "-e", "vllm_serve_port=70000", fails=True), "<= 3 s")
-    figure("preflight alone (--tags preflight)", run("preflight", *SITE, "--tags", "preflight"), "<= 5 s")
+    bad = [run(f"bad-input-{n}", *SITE, "-e", "vllm_serve_port=70000", fails=True) for n in range(3)]
+    figure(f"bad input refused (vllm_serve_port=70000; best of {best(bad)})", min(bad), "<= 3 s")
+    checks = [run(f"preflight-{n}", *SITE, "--tags", "preflight") for n in range(3)]
+    figure(f"preflight alone (--tags preflight; best of {best(checks)})", min(checks), "<= 5 s")
     figure("vLLM death to the failed wait (--tags vllm_serve)",
            run("vllm-death", *SITE, "--tags", "vllm_serve", "-e", "vllm_serve_model=/opt/models/none", fails=True),
            "-")
