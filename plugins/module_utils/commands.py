@@ -9,6 +9,7 @@ message that names the Ansible variable to fix. Optional options that are None o
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from collections.abc import Mapping
 
@@ -60,6 +61,17 @@ _VLLM_MANAGED = {
 _ENV_MANAGED = {
     "VLLM_HOST_IP": "cluster_node_ip",
     "MASTER_ADDR": "cluster_head_ip",
+}
+
+# The compile and kernel caches of vLLM, torch inductor, Triton, FlashInfer and CUDA, each a directory under
+# cluster_compile_cache_dir on the node's local disk: where they default to (~/.cache, /tmp) they die with the
+# container, and on the NFS-shared HuggingFace cache several nodes writing one cache break it.
+COMPILE_CACHES = {
+    "VLLM_CACHE_ROOT": "vllm",
+    "TORCHINDUCTOR_CACHE_DIR": "torchinductor",
+    "TRITON_CACHE_DIR": "triton",
+    "FLASHINFER_WORKSPACE_BASE": "flashinfer",
+    "CUDA_CACHE_PATH": "cuda",
 }
 
 
@@ -314,11 +326,14 @@ def ray_node_env(options):
       head_ip (str, required): the head's fabric address (cluster_head_ip).
       interface (str, required): the fabric interface (cluster_fabric_interface).
       nccl_ib_hca (str or None): NCCL_IB_HCA (cluster_nccl_ib_hca).
+      compile_cache_dir (str or None): the node's local directory of the compile caches (cluster_compile_cache_dir),
+        one subdirectory per cache (COMPILE_CACHES).
       extra (dict): more variables, overriding the built ones (cluster_container_env); may not set
         VLLM_HOST_IP or MASTER_ADDR, which must equal the fabric addresses.
     Returns a dict of strings.
     """
-    _options(options, {"node_ip", "head_ip", "interface", "nccl_ib_hca", "extra"}, "ray_node_env")
+    _options(options, {"node_ip", "head_ip", "interface", "nccl_ib_hca", "compile_cache_dir", "extra"},
+             "ray_node_env")
     node_ip = check_ip(options.get("node_ip"), "cluster_node_ip")
     head_ip = check_ip(options.get("head_ip"), "cluster_head_ip")
     iface = check_interface(options.get("interface"), "cluster_fabric_interface")
@@ -335,6 +350,11 @@ def ray_node_env(options):
     }
     if not _unset(options.get("nccl_ib_hca")):
         env["NCCL_IB_HCA"] = _word(options["nccl_ib_hca"], "cluster_nccl_ib_hca")
+    cache_dir = options.get("compile_cache_dir")
+    if not _unset(cache_dir):
+        if not isinstance(cache_dir, str) or not posixpath.isabs(cache_dir) or posixpath.normpath(cache_dir) == "/":
+            raise OptionError(f"cluster_compile_cache_dir must be an absolute path other than /, got {cache_dir!r}")
+        env.update({name: posixpath.join(posixpath.normpath(cache_dir), sub) for name, sub in COMPILE_CACHES.items()})
     extra = options.get("extra")
     if _unset(extra):
         extra = {}

@@ -176,6 +176,7 @@ RULES = {
     "cluster_fabric_network": _cidr,
     "cluster_node_ip": _ip,
     "cluster_hf_cache_dir": _absolute,
+    "cluster_compile_cache_dir": _absolute,
     "cluster_ray_port": _port,
     "cluster_gpus_per_node": _at_least(1),
     "cluster_ray_num_gpus": _at_least(0),
@@ -297,7 +298,19 @@ def _cross(settings, nodes):
                         **{f"{key}_port": value for key, value in ray_ports.items()}})
     except OptionError as exc:
         errors.append(str(exc))
-    return errors + _api_port(settings, ray_ports)
+    return errors + _compile_cache(settings) + _api_port(settings, ray_ports)
+
+
+def _compile_cache(settings):
+    """The compile caches on each node's own disk, never in the HuggingFace cache that NFS shares between nodes."""
+    cache, shared = settings.get("cluster_compile_cache_dir"), settings.get("cluster_hf_cache_dir")
+    if not all(isinstance(path, str) and posixpath.isabs(path) for path in (cache, shared)):
+        return []
+    cache, shared = posixpath.normpath(cache), posixpath.normpath(shared)
+    if cache == shared or cache.startswith(shared.rstrip("/") + "/"):
+        return [f"cluster_compile_cache_dir {cache} is inside cluster_hf_cache_dir {shared}, which the nodes share: "
+                "compile caches written by several nodes break; give each node's caches a local directory"]
+    return []
 
 
 def _api_port(settings, ray_ports):

@@ -70,6 +70,8 @@ BAD_INPUTS = [
     ({"vllm_serve_extra_args": ["--api-key", "secret"]}, "vllm_serve_extra_args must not set --api-key"),
     ({"vllm_serve_extra_args": "--enforce-eager"},
      "vllm_serve_extra_args must be a list of strings, got the string"),
+    ({"cluster_compile_cache_dir": "/srv/hf-cache/compile"},
+     "cluster_compile_cache_dir /srv/hf-cache/compile is inside cluster_hf_cache_dir /srv/hf-cache"),
     ({"cluster_hf_cache_nfs": "maybe"}, "argument 'cluster_hf_cache_nfs' is of type str and we were unable to convert"),
 ]
 

@@ -2,6 +2,7 @@
 The tests run in this order; the last one stops the cluster."""
 
 import json
+import subprocess
 
 import requests
 
@@ -22,6 +23,20 @@ def test_status_reports_nodes_gpus_models_and_logs():
     assert "vLLM at http://127.0.0.1:8000: tiny" in run.output
     for name in (*RAY_CONTAINERS.values(), VLLM):
         assert f"log: docker logs {name}" in run.output
+
+
+def test_compile_caches_are_on_each_nodes_local_disk_not_in_the_shared_cache():
+    """vLLM on the head and its Ray worker on the worker compile into cluster_compile_cache_dir on their own node;
+    nothing of theirs lands in the HuggingFace cache, which the lab shares between the hosts as NFS would."""
+    caches = "/var/cache/stacked-sparks"
+    for host, expected in ((HEAD, {"vllm", "torchinductor"}), (WORKER, {"torchinductor"})):
+        found = subprocess.run(["docker", "exec", host, "ls", caches], capture_output=True, text=True, check=False)
+        assert expected <= set(found.stdout.split()), (host, found.stdout, found.stderr)
+    shared = subprocess.run(["docker", "exec", HEAD, "ls", "-A", "/srv/hf-cache"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert not {"vllm", "torchinductor", "triton", "flashinfer", "cuda"} & set(shared), shared
+    env = json.loads(docker(WORKER, "inspect", "-f", "{{json .Config.Env}}", RAY_CONTAINERS[WORKER]).stdout)
+    assert f"TRITON_CACHE_DIR={caches}/triton" in env and f"VLLM_CACHE_ROOT={caches}/vllm" in env, env
 
 
 def test_rerun_changes_nothing_and_restarts_nothing():

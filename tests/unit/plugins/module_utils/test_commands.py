@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
+    COMPILE_CACHES,
     OptionError,
     ray_closed_ports,
     ray_node_env,
@@ -302,7 +303,20 @@ def test_ray_node_env_every_option():
 
 
 def test_ray_node_env_empty_optionals():
-    assert ray_node_env(dict(ENV, nccl_ib_hca="", extra=None)) == ray_node_env(ENV)
+    assert ray_node_env(dict(ENV, nccl_ib_hca="", compile_cache_dir="", extra=None)) == ray_node_env(ENV)
+
+
+def test_ray_node_env_puts_every_compile_cache_under_the_local_directory():
+    env = ray_node_env(dict(ENV, compile_cache_dir="/var/cache/stacked-sparks/"))
+    assert {name: env[name] for name in COMPILE_CACHES} == {
+        "VLLM_CACHE_ROOT": "/var/cache/stacked-sparks/vllm",
+        "TORCHINDUCTOR_CACHE_DIR": "/var/cache/stacked-sparks/torchinductor",
+        "TRITON_CACHE_DIR": "/var/cache/stacked-sparks/triton",
+        "FLASHINFER_WORKSPACE_BASE": "/var/cache/stacked-sparks/flashinfer",
+        "CUDA_CACHE_PATH": "/var/cache/stacked-sparks/cuda",
+    }
+    # cluster_container_env still has the last word, as for every other variable.
+    assert ray_node_env(dict(ENV, compile_cache_dir="/c", extra={"TRITON_CACHE_DIR": "/t"}))["TRITON_CACHE_DIR"] == "/t"
 
 
 @pytest.mark.parametrize("options, fragments", [
@@ -314,6 +328,8 @@ def test_ray_node_env_empty_optionals():
     (dict(ENV, interface=""), ["cluster_fabric_interface"]),
     (dict(ENV, interface=None), ["cluster_fabric_interface"]),
     (dict(ENV, nccl_ib_hca="mlx5_0 mlx5_1"), ["cluster_nccl_ib_hca"]),
+    (dict(ENV, compile_cache_dir="cache"), ["cluster_compile_cache_dir must be an absolute path"]),
+    (dict(ENV, compile_cache_dir="/"), ["cluster_compile_cache_dir must be an absolute path other than /"]),
     (dict(ENV, extra={"VLLM_HOST_IP": "10.0.0.1"}), ["cluster_container_env must not set VLLM_HOST_IP",
                                                      "cluster_node_ip"]),
     (dict(ENV, extra={"MASTER_ADDR": "10.0.0.1"}), ["cluster_container_env must not set MASTER_ADDR",
