@@ -242,7 +242,8 @@ def parse_state_nodes(text):
 
     Returns what parse_ray_status returns, from the nodes in state ALIVE: active_nodes (their node ids), nodes
     (how many distinct addresses they have: a worker that restarted is listed twice, once as the old node, until
-    the GCS drops that one; the collection runs one Ray node per machine), node_ips, resources (each address
+    the GCS drops that one; the collection runs one Ray node per machine), node_ips, node_gpus (the GPUs of each
+    address), resources (each address
     counted once; ``{name: {"used": None, "total": float}}`` for CPU, GPU, memory and object_store_memory: the
     State API gives totals only), gpus, and empty pending and usage lists.
     Raises RayStatusParseError when the answer is not the State API's list of nodes.
@@ -251,7 +252,7 @@ def parse_state_nodes(text):
         answer = json.loads(text)
     except ValueError as exc:
         raise RayStatusParseError(f"the State API's answer is not JSON ({exc}): {text[:200]!r}") from None
-    alive, ips, totals = [], [], {}
+    alive, ips, totals, node_gpus = [], [], {}, {}
     for node in _state_nodes(answer):
         if not isinstance(node, dict) or not {"node_id", "node_ip", "state"} <= node.keys():
             raise RayStatusParseError(f"unexpected node in the State API's answer: {str(node)[:200]!r}")
@@ -261,11 +262,13 @@ def parse_state_nodes(text):
         if node["node_ip"] in ips:
             continue
         ips.append(node["node_ip"])
+        node_gpus[node["node_ip"]] = float((node.get("resources_total") or {}).get("GPU", 0.0))
         for name, value in (node.get("resources_total") or {}).items():
             if name in _STATE_RESOURCES:
                 totals[name] = totals.get(name, 0.0) + float(value)
     resources = {name: {"used": None, "total": total} for name, total in sorted(totals.items())}
-    return {"active_nodes": alive, "idle_nodes": [], "nodes": len(ips), "node_ips": ips, "pending_nodes": [],
+    return {"active_nodes": alive, "idle_nodes": [], "nodes": len(ips), "node_ips": ips, "node_gpus": node_gpus,
+            "pending_nodes": [],
             "recent_failures": [], "resources": resources, "gpus": totals.get("GPU", 0.0), "pending_demands": [],
             "node_usage": {}}
 

@@ -129,6 +129,11 @@ node_ips:
   type: list
   elements: str
   sample: [192.168.100.10, 192.168.100.11]
+node_gpus:
+  description: The GPUs of each node in state C(ALIVE), by address.
+  returned: when the State API answered (O(dashboard))
+  type: dict
+  sample: {"192.168.100.10": 1.0, "192.168.100.11": 1.0}
 source:
   description: What the last probe read, V(state_api) or V(ray status).
   returned: when the cluster could be read
@@ -214,7 +219,7 @@ def read_state_api(dashboard):
 def status_result(status):
     return {
         "nodes": status["nodes"],
-        **({"node_ips": status["node_ips"]} if "node_ips" in status else {}),
+        **({key: status[key] for key in ("node_ips", "node_gpus") if key in status}),
         "node_ids": status["active_nodes"] + status["idle_nodes"],
         "gpus": status["gpus"],
         "resources": status["resources"],

@@ -161,6 +161,11 @@ def test_worker_that_never_joins_is_named_with_its_log():
         assert "Ray cluster not ready after 30s: 1 of 2 nodes, 1.0 of 2.0 GPU; missing spark-2 (172.28.0.12)" in text, \
             run.output
         assert "docker logs sparks-ray-worker on spark-2" in text, run.output
+        # the status playbook, a health check, fails with the node Ray lacks
+        status = playbook("playbooks/status.yml")
+        assert status.rc != 0
+        text = " ".join(status.output.split())
+        assert "The cluster is degraded: " in text and "spark-2 is not in Ray" in text, status.output
     finally:
         subprocess.run(["docker", "exec", HEAD, "iptables", "-D", *rule], check=True)
     converge()

@@ -59,6 +59,7 @@ def test_real_answers(path):
     assert status["nodes"] == nodes
     assert status["gpus"] == gpus
     assert len(status["node_ips"]) == nodes
+    assert sorted(status["node_gpus"]) == sorted(status["node_ips"]) and sum(status["node_gpus"].values()) == gpus
     if ips is not None:
         assert sorted(status["node_ips"]) == sorted(ips)
     assert status["resources"]["CPU"]["total"] > 0 and status["resources"]["CPU"]["used"] is None
@@ -69,6 +70,13 @@ def test_a_restarted_worker_listed_twice_counts_once():
     assert len(status["active_nodes"]) == 3
     assert status["node_ips"] == [WORKER, HEAD] or sorted(status["node_ips"]) == [HEAD, WORKER]
     assert status["nodes"] == 2
+
+
+def test_each_live_node_has_its_gpus():
+    status = parse_state_nodes((FIXTURE_DIR / "ray-2.60.0-nodes-lab-worker-lost.json").read_text())
+    assert status["node_gpus"] == {HEAD: 1.0}
+    status = parse_state_nodes((FIXTURE_DIR / "ray-2.60.0-nodes-lab-2nodes.json").read_text())
+    assert status["node_gpus"] == {HEAD: 1.0, WORKER: 1.0}
 
 
 def test_the_wait_reads_it_as_it_reads_ray_status():
