@@ -49,6 +49,21 @@ def test_rerun_changes_nothing_and_restarts_nothing():
     assert started_at() == before
 
 
+def test_rerun_mends_a_broken_ssh_trust_and_leaves_a_whole_one_alone():
+    """ssh_trust checks the login first: a whole trust costs one login and changes nothing; the head's known_hosts
+    gone, the login fails, and the rerun writes it again (and checks the login after)."""
+    run = playbook(*SITE, "--tags", "ssh_trust")
+    assert run.rc == 0 and run.changed == 0, run.output
+    assert "TASK [stacked_sparks.vllm.ssh_trust : Trust the workers' host keys on the head]" not in run.output
+    subprocess.run(["docker", "exec", HEAD, "rm", "/home/spark/.ssh/known_hosts"], check=True)
+    run = playbook(*SITE, "--tags", "ssh_trust")
+    assert run.rc == 0 and run.changed == 1, run.output
+    login = subprocess.run(["docker", "exec", "-u", "spark", HEAD, "ssh", "-o", "BatchMode=yes", "-o",
+                            "StrictHostKeyChecking=yes", "spark@172.28.0.12", "hostname"],
+                           capture_output=True, text=True, check=False)
+    assert (login.returncode, login.stdout.strip()) == (0, WORKER), login.stderr
+
+
 def test_changed_model_setting_restarts_vllm_alone():
     before = started_at()
     run = playbook(*SITE, "--tags", "vllm_serve", "-e", "vllm_serve_max_model_len=256")
