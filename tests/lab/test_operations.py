@@ -41,6 +41,16 @@ def test_compile_caches_are_on_each_nodes_local_disk_not_in_the_shared_cache():
     assert f"TRITON_CACHE_DIR={caches}/triton" in env and f"VLLM_CACHE_ROOT={caches}/vllm" in env, env
 
 
+def test_preflight_playbook_checks_and_changes_nothing():
+    before = started_at()
+    run = playbook("playbooks/preflight.yml")
+    assert run.rc == 0 and run.changed == 0, run.output
+    assert "spark-2: eth0 up, 172.28.0.12/" in run.output, run.output   # the fabric report
+    bad = playbook("playbooks/preflight.yml", "-e", "vllm_serve_port=70000")
+    assert bad.rc != 0 and "vllm_serve_port must be a TCP port between 1 and 65535" in bad.output, bad.output
+    assert started_at() == before
+
+
 def test_rerun_changes_nothing_and_restarts_nothing():
     before = started_at()
     run = playbook(*SITE)
