@@ -18,6 +18,9 @@
   seed's rerun      what the seed's scripts do for a rerun, stop everything and start it again (stop.yml, then
                     site.yml), beside the collection's no-op rerun: time, and the seconds a client polling the
                     API saw it down
+  reboot            both lab hosts restarted at once, then the worker, then the head (their Docker engines start
+                    the containers again, as a boot does): from the last host's start to the first chat
+                    completion, with no Ansible run; then a rerun puts back what a boot loses (the firewall)
 The figures scale with the machine: the output starts with a reference (seconds for 10^7 Python additions on
 one core, and the share of CPU time the hypervisor took from this machine during the run), to compare runs by.
 Results: .bench/<time>/ (figures.txt, the no-op profile, each run's log). Run from the repository root with the
@@ -152,6 +155,33 @@ def wait_lag():
     return returned - poller.first
 
 
+def reboot(*hosts):
+    """Restart lab hosts (a reboot: each one's Docker engine starts its containers again) and wait, running no
+    Ansible, until the API answers a chat completion: the seconds from the last host's start to that answer."""
+    say(f"reboot of {' and '.join(hosts)}: restarting, then waiting for a chat completion, with no Ansible run")
+    subprocess.run(["docker", "restart", "-t", "5", *hosts], check=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            answer = requests.post(f"{API}/v1/chat/completions", timeout=30, json={
+                "model": "tiny", "messages": [{"role": "user", "content": "Hi!"}], "max_tokens": 4})
+            if answer.status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    else:
+        raise SystemExit(f"no answer 600 s after the reboot of {', '.join(hosts)}: see docker logs on the lab hosts")
+    answered = datetime.datetime.now(datetime.timezone.utc)
+    starts = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", *hosts], capture_output=True,
+                            text=True, check=True).stdout.split()
+    last = max(datetime.datetime.fromisoformat(start[:26].rstrip("Z") + "+00:00") for start in starts)
+    seconds = (answered - last).total_seconds()
+    say(f"reboot of {' and '.join(hosts)}: first answer {seconds:.1f} s after the last host started")
+    run(f"after-reboot-{'-'.join(hosts)}", *SITE)   # what a boot lost (the host firewall) back, for what follows
+    return seconds
+
+
 def best(seconds):
     """The runs' seconds, for a figure that is the best of them."""
     return ", ".join(f"{each:.1f}" for each in seconds)
@@ -203,6 +233,10 @@ def main():
     figure(f"collection's no-op rerun: API down {down:.1f} s", seconds, "API down 0 s")
     seconds, down = downtime("seed-rerun", ["ansible-playbook", "-i", INVENTORY, "playbooks/stop.yml"], SITE)
     figure(f"seed's rerun (stop all, start all): API down {down:.1f} s", seconds, "-")
+
+    for hosts in (["spark-1", "spark-2"], ["spark-2"], ["spark-1"]):
+        figure(f"reboot of {' and '.join(hosts)}: host start to first answer (cold deploy {cold:.0f} s)",
+               reboot(*hosts), "-")
 
     total1, steal1 = cpu_times()
     lines = [f"machine: 10^7 Python additions in {reference:.2f} s; the hypervisor took "

@@ -12,20 +12,27 @@ def _count(number):
 
 
 def container_health(host, name, info):
-    """(report line, what is degraded or None) of one container from its docker_container_info result."""
+    """(report lines, what is degraded or None) of one container from its docker_container_info result. A running
+    container whose health check fails is one whose supervisor gave up (the check's output says why, with the
+    command's last lines)."""
     where = f"{name} on {host}"
     log = f"; log: docker logs {name}"
     if not info.get("exists"):
-        return f"{where}: absent{log}", f"{where} is absent"
+        return [f"{where}: absent{log}"], f"{where} is absent"
     container = info.get("container") or {}
     state = container.get("State") or {}
     status = state.get("Status", "unknown")
     restarts = container.get("RestartCount", 0)
     counted = f"restarted {restarts} time{'' if restarts == 1 else 's'}"
+    health = state.get("Health") or {}
+    if status == "running" and health.get("Status") == "unhealthy":
+        said = ((health.get("Log") or [{}])[-1].get("Output") or "").strip().splitlines()
+        why = said[0].split("; fix the cause")[0].replace(f"{name} ", "", 1) if said else "its health check fails"
+        return [f"{where}: running, but {why}{log}"] + said[1:], f"{where} {why}"
     if status == "running":
-        return f"{where}: running since {state.get('StartedAt', '?')[:19]}, {counted}{log}", None
+        return [f"{where}: running since {state.get('StartedAt', '?')[:19]}, {counted}{log}"], None
     exit_code = f"exit code {state.get('ExitCode', '?')}" + (", out of memory" if state.get("OOMKilled") else "")
-    return f"{where}: {status} ({exit_code}), {counted}{log}", f"{where} is {status} ({exit_code})"
+    return [f"{where}: {status} ({exit_code}), {counted}{log}"], f"{where} is {status} ({exit_code})"
 
 
 def node_address(results, host):
@@ -97,8 +104,8 @@ def cluster_health(options):
     """
     report, degraded = [], []
     for result in options["containers"]:
-        line, problem = container_health(result["item"]["key"], result["item"]["value"], result)
-        report.append(line)
+        lines, problem = container_health(result["item"]["key"], result["item"]["value"], result)
+        report += lines
         degraded += [problem] if problem else []
     node_ips = {host: node_address(options["containers"], host) for host in options["nodes"]}
     ray_lines, ray_degraded = ray_health(options["ray"], node_ips, options["gpus_per_node"])

@@ -182,19 +182,28 @@ def judge_image(image, rc, err):
     return None, [f"cannot inspect image {image} (cluster_image): {' '.join(err.split()) or f'exit code {rc}'}"]
 
 
+CONTAINER_FORMAT = "{{.Name}} {{.State.StartedAt}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"
+
+
 def container_starts(names, rc, out, err):
-    """When each of the containers started, from `docker container inspect --format '{{.Name}} {{.State.StartedAt}}'
-    NAME...`: ({name: StartedAt, "" for a container that does not exist}, problems). Docker prints the ones it
-    found and names each missing one on stderr, exiting non-zero when any is missing."""
+    """When each of the containers started, from `docker container inspect --format CONTAINER_FORMAT NAME...`:
+    ({name: StartedAt, "" for a container that does not exist}, problems). Docker prints the ones it found and
+    names each missing one on stderr, exiting non-zero when any is missing."""
     starts = dict.fromkeys(names, "")
     for line in out.splitlines():
-        name, started = (line.strip().lstrip("/").split(" ", 1) + [""])[:2]
+        name, started = (line.strip().lstrip("/").split() + ["", ""])[:2]
         if name in starts:
-            starts[name] = started.strip()
+            starts[name] = started
     complaints = [line for line in err.splitlines() if line.strip()]
     if rc != 0 and not all("no such container" in line.lower() for line in complaints):
         return starts, [f"cannot inspect containers {', '.join(names)}: {' '.join(err.split()) or f'exit code {rc}'}"]
     return starts, []
+
+
+def containers_gave_up(out):
+    """The containers whose supervisor gave up (their health check reports unhealthy), from the same answer."""
+    return [fields[0] for fields in (line.strip().lstrip("/").split() for line in out.splitlines())
+            if len(fields) > 2 and fields[2] == "unhealthy"]
 
 
 # --- free space ------------------------------------------------------------------------------------------------

@@ -179,6 +179,8 @@ RULES = {
     "cluster_compile_cache_dir": _absolute,
     "cluster_ray_port": _port,
     "cluster_gpus_per_node": _at_least(1),
+    "cluster_restart_limit": _at_least(0),
+    "cluster_restart_backoff": _at_least(0),
     "cluster_ray_num_gpus": _at_least(0),
     "cluster_ray_num_cpus": _at_least(0),
     "cluster_ray_start_extra_args": _ray_extra_args,

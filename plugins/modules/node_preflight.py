@@ -70,7 +70,8 @@ options:
   containers:
     description:
       - Containers whose start time is reported as RV(container_starts) (read with C(docker container inspect)),
-        for the roles that recreate a container when one it runs against started again.
+        for the roles that recreate a container when one it runs against started again, and which of them gave
+        up, RV(containers_gave_up), for the roles that start those again.
     type: list
     elements: str
     default: []
@@ -213,6 +214,14 @@ container_starts:
   returned: always
   type: dict
   sample: {"sparks-ray-head": "2026-12-03T17:02:11.284934Z", "sparks-vllm": ""}
+containers_gave_up:
+  description:
+    - Those of O(containers) whose supervisor stopped starting their command after too many failures in a row
+      (C(cluster_restart_limit)), which their health check reports as unhealthy.
+  returned: always
+  type: list
+  elements: str
+  sample: [sparks-vllm]
 image_present:
   description: Whether O(image) is present, V(null) when unknown or O(image) is not set.
   returned: always
@@ -333,7 +342,9 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     judge_docker,
     judge_free_space,
     judge_gpus,
+    CONTAINER_FORMAT,
     container_starts,
+    containers_gave_up,
     judge_image,
     judge_interface,
     judge_ports,
@@ -453,7 +464,7 @@ def main():
     p = module.params
     problems, warnings = [], []
     facts = {"hostname": socket.gethostname(), "docker": None, "running_containers": None, "image_present": None,
-             "container_starts": {}, "paths": {path: os.path.exists(path) for path in p["paths"]},
+             "container_starts": {}, "containers_gave_up": [], "paths": {path: os.path.exists(path) for path in p["paths"]},
              "ports": [], "free_space": [], "interface": None, "rdma_devices": [], "rdma_on_interface": [],
              "rdma_active": [], "rdma_nccl_ib_hca": "", "docker_sdk": HAS_DOCKER,
              "dev_infiniband": is_dir("/dev/infiniband")}
@@ -483,8 +494,8 @@ def main():
             if p["image"]:
                 asks["image"] = [docker_bin, "image", "inspect", "--format", "{{.Id}}", p["image"]]
             if p["containers"]:
-                asks["containers"] = [docker_bin, "container", "inspect", "--format",
-                                      "{{.Name}} {{.State.StartedAt}}", *p["containers"]]
+                asks["containers"] = [docker_bin, "container", "inspect", "--format", CONTAINER_FORMAT,
+                                      *p["containers"]]
             with ThreadPoolExecutor(len(asks)) as pool:
                 answers = dict(zip(asks, pool.map(module.run_command, asks.values())))
         if p["docker"]:
@@ -505,6 +516,7 @@ def main():
                 problems += found
             if "containers" in asks:
                 facts["container_starts"], found = container_starts(p["containers"], *answers["containers"])
+                facts["containers_gave_up"] = containers_gave_up(answers["containers"][1])
                 problems += found
 
         tcp = [read(path) or "" for path in PROC_TCP] if p["ports"] else []

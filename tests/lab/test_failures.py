@@ -144,6 +144,47 @@ def test_vllm_that_dies_fails_the_wait_with_its_log():
     converge()
 
 
+def inspect(host, container):
+    out = docker(host, "inspect", container)
+    assert out.returncode == 0, out.stdout
+    return json.loads(out.stdout)[0]
+
+
+def test_a_crash_looping_vllm_stops_after_the_limit_and_a_rerun_starts_it_again_once_fixed():
+    """vLLM dies at every start (its model is not there): the supervisor stops after cluster_restart_limit failed
+    starts, status names it with its last lines; the cause fixed, a rerun with the same settings starts it again."""
+    late = ["--tags", "vllm_serve", "-e", "vllm_serve_model=/opt/models/late", "-e", "cluster_restart_limit=2",
+            "-e", "cluster_restart_backoff=1"]
+    run = playbook(*SITE, *late)
+    assert run.rc != 0 and "vLLM died: container sparks-vllm" in " ".join(run.output.split()), run.output
+    # Docker's policy starts the container again; its supervisor waits 1 s, fails again, and gives up
+    deadline = time.monotonic() + 240
+    while (inspect(HEAD, VLLM)["State"].get("Health") or {}).get("Status") != "unhealthy":
+        assert time.monotonic() < deadline, docker(HEAD, "logs", "--tail", "30", VLLM).stdout
+        time.sleep(2)
+    gave_up = inspect(HEAD, VLLM)
+    assert gave_up["State"]["Running"] and gave_up["RestartCount"] == 2, gave_up["State"]
+    time.sleep(20)   # and it stays so: no more starts
+    assert inspect(HEAD, VLLM)["RestartCount"] == 2
+    logs = docker(HEAD, "logs", "--tail", "40", VLLM).stdout
+    assert "sparks-vllm gave up after 2 failed starts in a row (cluster_restart_limit 2" in logs, logs
+    status = playbook("playbooks/status.yml", "-e", "vllm_serve_model=/opt/models/late")
+    text = " ".join(status.output.split())
+    assert status.rc != 0, status.output
+    assert "The cluster is degraded: sparks-vllm on spark-1 gave up after 2 failed starts in a row" in text, status.output
+    assert "/opt/models/late" in text.split("gave up after 2 failed starts")[1], "its last lines:\n" + status.output
+    # the cause fixed (the model put where the setting says, in vLLM's container and in the Ray containers, where
+    # its ranks load it), the same rerun starts it again: the preflight saw it unhealthy
+    for host, container in ((HEAD, VLLM), *RAY_CONTAINERS.items()):
+        copy = docker(host, "exec", container, "cp", "-r", "/opt/models/tiny-llama", "/opt/models/late")
+        assert copy.returncode == 0, copy.stdout
+    run = playbook(*SITE, *late)
+    assert run.rc == 0 and run.changed == 1, run.output
+    assert inspect(HEAD, VLLM)["Id"] == gave_up["Id"], "started again, not recreated"
+    assert serves_tiny()
+    converge()
+
+
 def test_worker_that_never_joins_is_named_with_its_log():
     """The worker cannot reach the head's GCS (a cut fabric, in effect): the Ray wait says what is missing."""
     rule = ["INPUT", "-s", "172.28.0.12", "-p", "tcp", "--dport", "6379", "-j", "DROP"]
@@ -173,11 +214,26 @@ def test_worker_that_never_joins_is_named_with_its_log():
 
 @pytest.mark.parametrize(("host", "container"), [(HEAD, VLLM), (HEAD, RAY_CONTAINERS[HEAD]),
                                                  (WORKER, RAY_CONTAINERS[WORKER])])
-def test_rerun_brings_the_cluster_back_after_a_crash(host, container):
+def test_after_a_crash_the_cluster_comes_back_by_itself_and_a_rerun_finds_nothing_to_do(host, container):
+    """Who heals: Docker starts the crashed container again, and the supervisors make the pieces meet (vLLM,
+    whose ranks ran on every Ray container, waits for every node and GPU). No Ansible runs until it answers;
+    then a rerun changes nothing and restarts nothing."""
     kill_main_process(host, container)
-    time.sleep(5)
-    converge()
+    deadline = time.monotonic() + 10
+    while serves_tiny():   # vLLM goes down with any of them
+        assert time.monotonic() < deadline, f"vLLM still answers after {container} crashed"
+        time.sleep(0.5)
+    deadline = time.monotonic() + 300
+    while not serves_tiny():
+        assert time.monotonic() < deadline, "\n".join(
+            docker(where, "logs", "--tail", "15", name).stdout
+            for where, name in ((HEAD, RAY_CONTAINERS[HEAD]), (WORKER, RAY_CONTAINERS[WORKER]), (HEAD, VLLM)))
+        time.sleep(1)
     assert playbook("playbooks/status.yml").rc == 0
+    before = started_at()
+    run = playbook(*SITE)
+    assert run.rc == 0 and run.changed == 0, run.output
+    assert started_at() == before
 
 
 def test_rerun_after_a_worker_host_was_down_converges():

@@ -84,10 +84,6 @@ def test_changed_model_setting_restarts_vllm_alone():
         assert after[name] == before[name], f"{name} was restarted"
     models = requests.get(f"{API}/v1/models", timeout=10).json()["data"]
     assert models[0]["max_model_len"] == 256
-    # vLLM carries the starts of the Ray containers it runs against, which the preflight read (this run ran no Ray)
-    labels = json.loads(docker(HEAD, "inspect", "-f", "{{json .Config.Labels}}", VLLM).stdout)
-    assert {key: value for key, value in labels.items() if key.startswith("org.stacked-sparks.after.")} == {
-        f"org.stacked-sparks.after.{host}/{name}": after[name] for host, name in RAY_CONTAINERS.items()}
 
     # and back to the inventory's setting, again without touching Ray
     run = playbook(*SITE, "--tags", "vllm_serve")

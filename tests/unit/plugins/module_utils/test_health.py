@@ -11,9 +11,11 @@ NODES = {"spark-1": HEAD, "spark-2": WORKER}
 URL = "http://127.0.0.1:8000"
 
 
-def container(host, name, status="running", restarts=0, exit_code=0, oom=False):
+def container(host, name, status="running", restarts=0, exit_code=0, oom=False, health=None):
     state = {"Status": status, "Running": status == "running", "Restarting": status == "restarting",
              "ExitCode": exit_code, "OOMKilled": oom, "StartedAt": "2026-12-04T10:28:01.123456789Z"}
+    if health:
+        state["Health"] = health
     env = ["PATH=/usr/bin", f"VLLM_HOST_IP={NODES[host]}", f"MASTER_ADDR={HEAD}"]
     return {"item": {"key": host, "value": name}, "exists": True,
             "container": {"State": state, "RestartCount": restarts, "Config": {"Env": env}}}
@@ -70,6 +72,22 @@ def test_a_worker_restarting_after_its_head_is_named_with_its_exit_code_first():
     assert ("sparks-ray-worker on spark-2: restarting (exit code 1), restarted 7 times; log: docker logs "
             "sparks-ray-worker") in result["report"]
     assert "  spark-2 (172.28.0.12): not in Ray" in result["report"]
+
+
+def test_a_container_whose_supervisor_gave_up_is_named_with_its_last_lines():
+    said = ("sparks-vllm gave up after 3 failed starts in a row (cluster_restart_limit 3; last exit code 1); fix the "
+            "cause, then rerun the site playbook or `docker restart sparks-vllm`. Its last lines:\n"
+            "  ValueError: no such model\n")
+    checked = {"Status": "unhealthy", "FailingStreak": 4, "Log": [{"ExitCode": 1, "Output": said}]}
+    gave_up = container("spark-1", "sparks-vllm", health=checked)
+    result = health(containers=WHOLE["containers"][:2] + [gave_up], models={"failed": True, "msg": "refused"})
+    assert "sparks-vllm on spark-1: running, but gave up after 3 failed starts in a row (cluster_restart_limit 3; " \
+           "last exit code 1); log: docker logs sparks-vllm" in result["report"]
+    assert "  ValueError: no such model" in result["report"]
+    assert result["degraded"][0] == ("sparks-vllm on spark-1 gave up after 3 failed starts in a row "
+                                     "(cluster_restart_limit 3; last exit code 1)")
+    healthy = container("spark-1", "sparks-vllm", health={"Status": "healthy", "Log": [{"ExitCode": 0, "Output": ""}]})
+    assert health(containers=WHOLE["containers"][:2] + [healthy])["degraded"] == []
 
 
 def test_an_absent_container_is_degraded():

@@ -24,6 +24,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     GPU_TOOLKIT_HINT,
     PreflightError,
     container_starts,
+    containers_gave_up,
     docker_summary,
     ephemeral_range,
     fabric_report,
@@ -262,6 +263,16 @@ def test_container_starts():
     starts, problems = container_starts(["sparks-ray-head"], 1, "", "permission denied while trying to connect\n")
     assert starts == {"sparks-ray-head": ""}
     assert problems == ["cannot inspect containers sparks-ray-head: permission denied while trying to connect"]
+
+
+def test_containers_gave_up():
+    """The health check's verdict after the start time: unhealthy once the supervisor gave up; nothing before
+    the collection had a health check."""
+    out = ("/sparks-ray-head 2026-12-04T10:00:00.1Z healthy\n/sparks-vllm 2026-12-04T10:01:00.1Z unhealthy\n"
+           "/old 2026-12-01T10:00:00.1Z \n")
+    assert containers_gave_up(out) == ["sparks-vllm"]
+    assert container_starts(["sparks-vllm", "old"], 0, out, "") == (
+        {"sparks-vllm": "2026-12-04T10:01:00.1Z", "old": "2026-12-01T10:00:00.1Z"}, [])
 
 
 # --- free space ------------------------------------------------------------------------------------------------
