@@ -69,9 +69,8 @@ options:
     type: str
   containers:
     description:
-      - Containers whose start time is reported as RV(container_starts) (read with C(docker container inspect)),
-        for the roles that recreate a container when one it runs against started again, and which of them gave
-        up, RV(containers_gave_up), for the roles that start those again.
+      - Containers whose start time is reported as RV(container_starts), and which of them gave up,
+        RV(containers_gave_up), for the roles that start those again (read with C(docker container inspect)).
     type: list
     elements: str
     default: []

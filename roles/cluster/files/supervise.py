@@ -12,8 +12,8 @@ It runs COMMAND (ray start, or vllm serve) after what COMMAND depends on is ther
   2. Before the k-th start after failures it sleeps BACKOFF * 2^(k-1) seconds, at most 300.
   3. It runs COMMAND, passing its output through and keeping the last lines, and exits with COMMAND's exit
      code; Docker's restart policy (unless-stopped) starts the container again, and so this script.
-  4. A failure is an exit while what COMMAND depends on is still there (an exit because a node went away is not
-     COMMAND's fault, and it waits again), and so is the exit of a run that got ready (READY_URL answered: vLLM's
+  4. A failure is an exit while what COMMAND depends on is still there: an exit because a node went away is not
+     COMMAND's fault (it waits again), nor is the exit of a run that got ready (READY_URL answered: vLLM's
      /health; without it, a run of a minute), which also ends a row of failures. After LIMIT failures in a row
      it stops starting COMMAND: it prints why with COMMAND's last lines, writes them to GAVE_UP (which
      the container's health check reports: `docker ps` shows it unhealthy) and sleeps.
@@ -238,9 +238,13 @@ def main(argv=None):
     missing = needs(args)
     state = after_exit(state, code, ready.is_set(), not missing, lines)
     save(state)
-    say(args.name, f"{args.command[0]} exited with code {code} after {ran:.0f} s; "
-        + (f"not counted, it lost: {'; '.join(missing)}" if missing
-           else f"failure {state['failures']} of {args.limit or 'unlimited'} in a row"))
+    if missing:
+        verdict = f"not counted, it lost: {'; '.join(missing)}"
+    elif ready.is_set():
+        verdict = "not counted, it had got ready"
+    else:
+        verdict = f"failure {state['failures']} of {args.limit or 'unlimited'} in a row"
+    say(args.name, f"{args.command[0]} exited with code {code} after {ran:.0f} s; {verdict}")
     return code
 
 
