@@ -312,6 +312,7 @@ def test_after_a_reboot_of_both_hosts_the_cluster_comes_back_by_itself():
     assert container_ids() == before, "the same containers, started again by Docker, not recreated by a run"
     assert playbook("playbooks/status.yml").rc == 0   # every container running, every node and GPU in Ray
     # a boot loses the host firewall (cluster_firewall): the rerun restores it, and restarts nothing
+
     def chain(host):
         return subprocess.run(["docker", "exec", host, "iptables", "-S", "STACKED-SPARKS"], capture_output=True,
                               text=True, check=False)
