@@ -34,12 +34,20 @@ def test_chat_completion_answers():
     assert answer["usage"]["completion_tokens"] > 0
 
 
-def test_vllm_has_its_own_container_sharing_the_heads_namespaces(inspect):
+def test_vllm_has_its_own_container_sharing_the_heads_volumes_not_its_namespaces(inspect):
+    """Docker starts each of them on its own, at boot or after a crash: neither joins the other's namespaces.
+    They share /tmp/ray and /dev/shm as volumes and see the host's processes; each runs under the supervisor."""
     vllm, head = inspect(CONTAINERS["vllm"]), inspect(CONTAINERS["head"])
     assert vllm["State"]["Running"] is True
-    assert vllm["HostConfig"]["PidMode"] == vllm["HostConfig"]["IpcMode"]
-    assert vllm["HostConfig"]["PidMode"].startswith("container:")
-    assert vllm["HostConfig"]["PidMode"].split(":", 1)[1] in (head["Id"], head["Name"].lstrip("/"))
+    for container in (vllm, head):
+        assert container["HostConfig"]["PidMode"] == "host"
+        assert not container["HostConfig"]["IpcMode"].startswith("container:")
+        assert (container["Path"], container["Args"][0]) == ("python3", "/usr/local/lib/stacked-sparks-supervise.py")
+
+    def volumes(container):
+        return {mount["Destination"]: mount.get("Name") for mount in container["Mounts"] if mount["Type"] == "volume"}
+    assert volumes(vllm)["/dev/shm"] == volumes(head)["/dev/shm"] == f"{CONTAINERS['head']}-shm"
+    assert volumes(vllm)["/tmp/ray"] == volumes(head)["/tmp/ray"]
 
 
 def test_head_logs_into_the_worker_by_key_without_a_prompt(host):
