@@ -18,9 +18,10 @@
   seed's rerun      what the seed's scripts do for a rerun, stop everything and start it again (stop.yml, then
                     site.yml), beside the collection's no-op rerun: time, and the seconds a client polling the
                     API saw it down
-  reboot            both lab hosts restarted at once, then the worker, then the head (their Docker engines start
-                    the containers again, as a boot does): from the last host's start to the first chat
-                    completion, with no Ansible run; then a rerun puts back what a boot loses (the firewall)
+  reboot            the head, the worker, both at once, both with the worker held down HOLD s, both with the
+                    head held down HOLD s (a lab host's container restarted: its Docker engine starts the
+                    containers again, as a boot does): from the last host's start to the first chat completion,
+                    with no Ansible run; then a rerun, which has nothing to do (its log in the results)
 The figures scale with the machine: the output starts with a reference (seconds for 10^7 Python additions on
 one core, and the share of CPU time the hypervisor took from this machine during the run), to compare runs by.
 Results: .bench/<time>/ (figures.txt, the no-op profile, each run's log). Run from the repository root with the
@@ -40,6 +41,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 INVENTORY = str(REPO / "inventory" / "lab" / "hosts.yml")
 API = "http://172.28.0.11:8000"
+HOLD = 120   # seconds a host is held down in the reboot cases: past Ray's 60 s wait for a GCS that went away
 ENV = dict(os.environ, ANSIBLE_NOCOLOR="1", PATH=f"{REPO}/.venv/bin:{os.environ['PATH']}")
 SITE = ["ansible-playbook", "-i", INVENTORY, "site.yml"]
 RESULTS = REPO / ".bench" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -155,11 +157,20 @@ def wait_lag():
     return returned - poller.first
 
 
-def reboot(*hosts):
-    """Restart lab hosts (a reboot: each one's Docker engine starts its containers again) and wait, running no
-    Ansible, until the API answers a chat completion: the seconds from the last host's start to that answer."""
-    say(f"reboot of {' and '.join(hosts)}: restarting, then waiting for a chat completion, with no Ansible run")
-    subprocess.run(["docker", "restart", "-t", "5", *hosts], check=True, stdout=subprocess.DEVNULL)
+def reboot(hosts, held=None):
+    """Restart lab hosts (a reboot: each one's Docker engine starts its containers again), held one down for HOLD
+    seconds first, and wait, running no Ansible, until the API answers a chat completion: the seconds from the
+    last host's start to that answer. Then a rerun, which has nothing to do."""
+    what = " and ".join(hosts) + (f", {held} held down {HOLD} s" if held else "")
+    say(f"reboot of {what}: restarting, then waiting for a chat completion, with no Ansible run")
+    if held:
+        subprocess.run(["docker", "stop", "-t", "5", held], check=True, stdout=subprocess.DEVNULL)
+    others = [host for host in hosts if host != held]
+    if others:
+        subprocess.run(["docker", "restart", "-t", "5", *others], check=True, stdout=subprocess.DEVNULL)
+    if held:
+        time.sleep(HOLD)
+        subprocess.run(["docker", "start", held], check=True, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         try:
@@ -171,15 +182,15 @@ def reboot(*hosts):
             pass
         time.sleep(0.2)
     else:
-        raise SystemExit(f"no answer 600 s after the reboot of {', '.join(hosts)}: see docker logs on the lab hosts")
+        raise SystemExit(f"no answer 600 s after the reboot of {what}: see docker logs on the lab hosts")
     answered = datetime.datetime.now(datetime.timezone.utc)
     starts = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", *hosts], capture_output=True,
                             text=True, check=True).stdout.split()
     last = max(datetime.datetime.fromisoformat(start[:26].rstrip("Z") + "+00:00") for start in starts)
     seconds = (answered - last).total_seconds()
-    say(f"reboot of {' and '.join(hosts)}: first answer {seconds:.1f} s after the last host started")
-    run(f"after-reboot-{'-'.join(hosts)}", *SITE)   # what a boot lost (the host firewall) back, for what follows
-    return seconds
+    say(f"reboot of {what}: first answer {seconds:.1f} s after the last host started")
+    run(f"after-reboot-{'-'.join(hosts)}{'-held-' + held if held else ''}", *SITE)   # the log says changed=0
+    return what, seconds
 
 
 def best(seconds):
@@ -234,9 +245,10 @@ def main():
     seconds, down = downtime("seed-rerun", ["ansible-playbook", "-i", INVENTORY, "playbooks/stop.yml"], SITE)
     figure(f"seed's rerun (stop all, start all): API down {down:.1f} s", seconds, "-")
 
-    for hosts in (["spark-1", "spark-2"], ["spark-2"], ["spark-1"]):
-        figure(f"reboot of {' and '.join(hosts)}: host start to first answer (cold deploy {cold:.0f} s)",
-               reboot(*hosts), "-")
+    for hosts, held in ((["spark-1"], None), (["spark-2"], None), (["spark-1", "spark-2"], None),
+                        (["spark-1", "spark-2"], "spark-2"), (["spark-1", "spark-2"], "spark-1")):
+        what, seconds = reboot(hosts, held)
+        figure(f"reboot of {what}: host start to first answer (cold deploy {cold:.0f} s)", seconds, "-")
 
     total1, steal1 = cpu_times()
     lines = [f"machine: 10^7 Python additions in {reference:.2f} s; the hypervisor took "

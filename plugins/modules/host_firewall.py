@@ -15,7 +15,9 @@ description:
     of the whole set). Only when they differ (a changed setting, a rule added or removed by hand, no chain) it
     replaces the chain's rules in one C(iptables-restore --noflush) transaction, so there is no moment with
     half the rules.
-  - With O(state=absent) it removes the chain and the jump to it.
+  - With O(rules_dir), it also keeps the rules in files, as C(iptables-restore --noflush) reads them on a
+    node without the chain (after a boot), for the container that puts them back before Ray starts.
+  - With O(state=absent) it removes the chain and the jump to it, and the files.
 extends_documentation_fragment:
   - stacked_sparks.vllm.attributes
 author:
@@ -53,6 +55,13 @@ options:
     type: list
     elements: str
     default: []
+  rules_dir:
+    description:
+      - A directory (made if missing, root's alone) in which the rules are kept as C(<chain>.<family>) (for
+        example C(STACKED-SPARKS.ipv4)), as the input of C(iptables-restore --noflush) that makes the chain,
+        fills it and makes C(INPUT) jump to it first on a node without the chain.
+      - A file is written only when its content differs, and counts as a change.
+    type: path
   wait:
     description: Seconds to wait for the xtables lock.
     type: int
@@ -69,6 +78,7 @@ EXAMPLES = r"""
   stacked_sparks.vllm.host_firewall:
     fabric_network: 192.168.100.0/24
     closed_ports: ["6379", "8265", "10002:10100", ephemeral]
+    rules_dir: /etc/stacked-sparks/firewall
 
 - name: Remove the chain
   become: true
@@ -106,6 +116,28 @@ EPHEMERAL = "/proc/sys/net/ipv4/ip_local_port_range"
 COMMANDS = {"ipv4": ("iptables", "iptables-restore"), "ipv6": ("ip6tables", "ip6tables-restore")}
 
 
+def keep_file(path, text, check_mode):
+    """Make the file at path hold text (None: no file); whether that changed it."""
+    try:
+        with open(path) as handle:
+            if handle.read() == text:
+                return False
+    except FileNotFoundError:
+        if text is None:
+            return False
+    if check_mode:
+        return True
+    if text is None:
+        os.remove(path)
+        return True
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path + ".new", "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+    os.replace(path + ".new", path)
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -113,6 +145,7 @@ def main():
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "fabric_network": {"type": "str"},
             "closed_ports": {"type": "list", "elements": "str", "default": []},
+            "rules_dir": {"type": "path"},
             "wait": {"type": "int", "default": 10},
         },
         supports_check_mode=True,
@@ -170,6 +203,15 @@ def main():
         if module.check_mode:
             continue
         restore(family, text)
+
+    for family in families:     # the files for a node without the chain
+        if not p["rules_dir"]:
+            break
+        path = os.path.join(p["rules_dir"], f"{chain}.{family}")
+        text = restore_input(desired[family], chain, "", False) if p["state"] == "present" else None
+        if keep_file(path, text, module.check_mode):
+            changed = True
+            diff["after"] += f"{family}: {'wrote' if text else 'removed'} {path}\n"
 
     result = {"changed": changed, "families": families, "diff": diff}
     if p["state"] == "present":

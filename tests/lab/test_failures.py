@@ -287,18 +287,51 @@ def container_ids():
     return ids
 
 
-def test_after_a_reboot_of_both_hosts_the_cluster_comes_back_by_itself():
-    assert chat(), "the cluster must answer before the test"
-    before = container_ids()
-    subprocess.run(["docker", "restart", "-t", "5", HEAD, WORKER], check=True, capture_output=True)
-    # broken first: the API refuses, and status fails saying what is missing
-    assert chat() is None
+def engines_back(*hosts):
     deadline = time.monotonic() + 120
-    while docker(HEAD, "info").returncode != 0 or docker(WORKER, "info").returncode != 0:
+    while any(docker(host, "info").returncode != 0 for host in hosts):
         assert time.monotonic() < deadline, "the lab hosts' Docker engines did not come back"
         time.sleep(1)
-    status = playbook("playbooks/status.yml")
-    assert status.rc != 0 and "The cluster is degraded: " in " ".join(status.output.split()), status.output
+
+
+def log_time(host, container, text):
+    """When the container's log (this boot's part: since the lab host started) first says text."""
+    since = host_started(host).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for line in docker(host, "logs", "-t", "--since", since, container).stdout.splitlines():
+        if text in line:
+            return datetime.datetime.fromisoformat(line.split()[0][:26].rstrip("Z") + "+00:00")
+    raise AssertionError(f"{container} on {host} never said {text!r} since its host started")
+
+
+# Longer than Ray's 60 s a raylet waits for a GCS that went away, and than its health checks take to call a node
+# dead: a node held down this long comes back to a cluster that has given it up. benchmarks/lab.py holds 120 s.
+HOLD = 75
+
+
+@pytest.mark.parametrize("held", [None, WORKER, HEAD], ids=["at-once", "worker-held-down", "head-held-down"])
+def test_after_a_reboot_of_both_hosts_the_cluster_comes_back_by_itself(held):
+    """Both lab hosts reboot (one of them held down for HOLD seconds): the API answers again with no Ansible run,
+    each host's firewall is back before its Ray starts, and the next run has nothing to do."""
+    assert chat(), "the cluster must answer before the test"
+    before = container_ids()
+    if held:
+        subprocess.run(["docker", "stop", "-t", "5", held], check=True, capture_output=True)
+        other = WORKER if held == HEAD else HEAD
+        subprocess.run(["docker", "restart", "-t", "5", other], check=True, capture_output=True)
+        engines_back(other)
+        time.sleep(HOLD)
+        # broken first: nothing answers while a node is down, and status fails
+        assert chat() is None
+        assert playbook("playbooks/status.yml").rc != 0
+        subprocess.run(["docker", "start", held], check=True, capture_output=True)
+        engines_back(held)
+    else:
+        subprocess.run(["docker", "restart", "-t", "5", HEAD, WORKER], check=True, capture_output=True)
+        assert chat() is None
+        engines_back(HEAD, WORKER)
+        # broken first: status fails saying what is missing
+        status = playbook("playbooks/status.yml")
+        assert status.rc != 0 and "The cluster is degraded: " in " ".join(status.output.split()), status.output
     # then back by itself: nothing of Ansible runs until it answers
     deadline = time.monotonic() + 420
     while not chat():
@@ -308,18 +341,16 @@ def test_after_a_reboot_of_both_hosts_the_cluster_comes_back_by_itself():
         time.sleep(1)
     answered = datetime.datetime.now(datetime.timezone.utc)
     seconds = (answered - max(host_started(HEAD), host_started(WORKER))).total_seconds()
-    print(f"\nreboot of both hosts: first answer {seconds:.0f} s after the last host started")
+    print(f"\nreboot of both hosts ({held or 'none'} held down): first answer {seconds:.0f} s after the last host started")
     assert container_ids() == before, "the same containers, started again by Docker, not recreated by a run"
-    assert playbook("playbooks/status.yml").rc == 0   # every container running, every node and GPU in Ray
-    # a boot loses the host firewall (cluster_firewall): the rerun restores it, and restarts nothing
-
-    def chain(host):
-        return subprocess.run(["docker", "exec", host, "iptables", "-S", "STACKED-SPARKS"], capture_output=True,
-                              text=True, check=False)
-    assert all(chain(host).returncode != 0 for host in (HEAD, WORKER)), "the lab's reboot kept the firewall"
-    run = playbook(*SITE)
-    assert run.rc == 0, run.output
-    assert container_ids() == before, run.output
+    # the boot emptied each host's tables: stacked-sparks-firewall put the chain back, and Ray started after it
     for host in (HEAD, WORKER):
-        rules = chain(host)
+        rules = subprocess.run(["docker", "exec", host, "iptables", "-S", "STACKED-SPARKS"], capture_output=True,
+                               text=True, check=False)
         assert rules.returncode == 0 and "-j DROP" in rules.stdout, rules.stdout + rules.stderr
+        put_back = log_time(host, "stacked-sparks-firewall", "ipv4: STACKED-SPARKS put back from")
+        assert log_time(host, RAY_CONTAINERS[host], "] starting: ray start") > put_back
+    assert playbook("playbooks/status.yml").rc == 0   # every container running, every node and GPU in Ray
+    run = playbook(*SITE)
+    assert run.rc == 0 and run.changed == 0, run.output
+    assert container_ids() == before, run.output

@@ -30,3 +30,21 @@ def test_node_ip_is_the_fabric_address_everywhere(host, inspect):
 def test_cache_is_mounted_into_the_container(host, inspect):
     mounts = {m["Destination"]: m["Source"] for m in inspect(_ray_container(host))["Mounts"]}
     assert mounts["/root/.cache/huggingface"] == "/srv/hf-cache"
+
+
+def test_the_firewall_is_put_back_at_boot_before_ray_starts(host, inspect):
+    """stacked-sparks-firewall runs with the host's tables and root, and the Ray container waits for what it writes."""
+    keeper = inspect("stacked-sparks-firewall")
+    assert keeper["State"]["Running"] is True and keeper["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert keeper["HostConfig"]["NetworkMode"] == "host" and keeper["HostConfig"]["CapAdd"] == ["NET_ADMIN"]
+    assert {m["Destination"]: m["RW"] for m in keeper["Mounts"]}["/host"] is False
+    assert "ipv4: STACKED-SPARKS" in host.check_output("docker logs stacked-sparks-firewall 2>&1")
+    with host.sudo():
+        kept = host.file("/etc/stacked-sparks/firewall/STACKED-SPARKS.ipv4")
+        assert kept.mode == 0o600 and kept.user == "root"
+        assert "-I INPUT 1" in kept.content_string and "-j DROP" in kept.content_string
+    ray = inspect(_ray_container(host))
+    waits = ray["Config"]["Entrypoint"]
+    assert waits[waits.index("--wait-firewall") + 1] == "/run/stacked-sparks-firewall/in-place"
+    shared = {m["Destination"]: (m["Name"], m["RW"]) for m in ray["Mounts"] if m["Type"] == "volume"}
+    assert shared["/run/stacked-sparks-firewall"] == ("stacked-sparks-firewall", False)

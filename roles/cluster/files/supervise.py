@@ -2,13 +2,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The entry point of every container of the cluster (stacked_sparks.vllm, roles/cluster/tasks/container.yml).
 
-    supervise.py --name NAME [--wait-tcp HOST:PORT] [--wait-ray URL --node IP ... --gpus N] [--ready-url URL]
-                 --limit N --backoff SECONDS -- COMMAND...
+    supervise.py --name NAME [--wait-firewall FILE] [--wait-tcp HOST:PORT] [--wait-ray URL --node IP ... --gpus N]
+                 [--ready-url URL] --limit N --backoff SECONDS -- COMMAND...
 
 It runs COMMAND (ray start, or vllm serve) after what COMMAND depends on is there, and bounds a crash loop:
-  1. It waits, saying so every 30 s, until what COMMAND needs answers: the Ray head's GCS port (a Ray worker), or
-     every node at its fabric address alive in Ray with its GPUs, read from the head's State API (vLLM). So after
-     a reboot of any node, in any order, each container waits for the others instead of dying against them.
+  1. It waits, saying so every 30 s, until what COMMAND needs is there: the host firewall put back after a boot
+     (FILE, which the container stacked-sparks-firewall writes once the rules are in place), the Ray head's GCS
+     port (a Ray worker), every node at its fabric address alive in Ray with its GPUs, read from the head's
+     State API (vLLM). So after a reboot of any node, in any order, each container waits for the others instead
+     of dying against them, and nothing listens before the firewall is there.
   2. Before the k-th start after failures it sleeps BACKOFF * 2^(k-1) seconds, at most 300.
   3. It runs COMMAND, passing its output through and keeping the last lines, and exits with COMMAND's exit
      code; Docker's restart policy (unless-stopped) starts the container again, and so this script.
@@ -101,16 +103,24 @@ def ray_missing(answer, nodes, gpus):
 
 # --- what COMMAND needs --------------------------------------------------------------------------------------
 
+def tcp_missing(address):
+    """[why HOST:PORT does not answer], or [] when it accepts a connection."""
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+        return []
+    except OSError as exc:
+        return [f"{address} does not answer ({exc.strerror or exc})"]
+
+
 def needs(args, without_state_api=False):
     """What COMMAND still needs (a list of phrases), empty when all is there. without_state_api: a State API that
     does not answer is left out (a head started without its dashboard)."""
     missing = []
+    if args.wait_firewall and not os.path.exists(args.wait_firewall):
+        missing.append(f"the host firewall ({args.wait_firewall} is not there yet: docker logs stacked-sparks-firewall)")
     if args.wait_tcp:
-        host, port = args.wait_tcp.rsplit(":", 1)
-        try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
-        except OSError as exc:
-            missing.append(f"{args.wait_tcp} does not answer ({exc.strerror or exc})")
+        missing += tcp_missing(args.wait_tcp)
     if args.wait_ray:
         url = args.wait_ray.rstrip("/") + "/api/v0/nodes?limit=10000"
         try:
@@ -146,6 +156,7 @@ def clear():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--name", required=True)
+    parser.add_argument("--wait-firewall")
     parser.add_argument("--wait-tcp")
     parser.add_argument("--wait-ray")
     parser.add_argument("--node", action="append", default=[])

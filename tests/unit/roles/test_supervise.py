@@ -121,3 +121,16 @@ def test_it_waits_for_the_port_it_needs_and_does_not_count_an_exit_after_it_went
     out = run.communicate(timeout=30)[0]
     assert f"not counted, it lost: 127.0.0.1:{port} does not answer" in out, out
     assert json.loads((tmp_path / "supervise.json").read_text())["failures"] == 1
+
+
+def test_it_waits_for_the_firewall_before_it_starts_anything(tmp_path):
+    ready = tmp_path / "firewall-in-place"
+    run = start(tmp_path, "--wait-firewall", str(ready), command=("sh", "-c", "echo listening"))
+    first = run.stdout.readline()
+    assert f"waiting 0 s for: the host firewall ({ready} is not there yet" in first, first
+    time.sleep(1.5)
+    assert run.poll() is None, "nothing may start before the rules are in place"
+    ready.touch()                                 # stacked-sparks-firewall has put the rules back
+    out = run.communicate(timeout=30)[0]
+    assert "listening" in out, out
+

@@ -7,6 +7,7 @@ from ansible.module_utils import basic
 from ansible_collections.stacked_sparks.vllm.plugins.modules import host_firewall
 
 CHAIN = "STACKED-SPARKS"
+REAL_OPEN = open
 ARGS = {"fabric_network": "172.28.0.0/24", "closed_ports": ["6379", "ephemeral"]}
 
 
@@ -87,3 +88,22 @@ def test_a_refused_restore_fails_with_the_tool_s_words(run_module, kernel, monke
         (2, "", "iptables-restore: line 3 failed") if "restore" in argv[0] else FakeKernel.run_command(kernel, argv)))
     result = run_module(host_firewall.main, ARGS)
     assert result["failed"] and "line 3 failed" in result["msg"]
+
+
+def test_the_rules_kept_in_a_file_put_the_chain_back_on_a_node_without_it(run_module, kernel, monkeypatch, tmp_path):
+    monkeypatch.setattr("builtins.open", REAL_OPEN)
+    ephemeral = tmp_path / "ip_local_port_range"
+    ephemeral.write_text("32768\t60999\n")
+    monkeypatch.setattr(host_firewall, "EPHEMERAL", str(ephemeral))
+    rules_dir = tmp_path / "firewall"
+    first = run_module(host_firewall.main, dict(ARGS, rules_dir=str(rules_dir)))
+    kept = rules_dir / f"{CHAIN}.ipv4"
+    assert first["changed"] is True and oct(kept.stat().st_mode & 0o777) == "0o600"
+    assert run_module(host_firewall.main, dict(ARGS, rules_dir=str(rules_dir)))["changed"] is False
+    booted = FakeKernel()                         # after a boot: no chain, INPUT as the kernel starts it
+    booted.run_command(["iptables-restore", "-w", "10", "--noflush"], data=kept.read_text())
+    assert booted.chain == kernel.chain and booted.input == kernel.input
+    kept.write_text("stale")                      # a file that differs is written again
+    assert run_module(host_firewall.main, dict(ARGS, rules_dir=str(rules_dir)))["changed"] is True
+    assert run_module(host_firewall.main, {"state": "absent", "rules_dir": str(rules_dir)})["changed"] is True
+    assert not kept.exists()
