@@ -133,4 +133,3 @@ def test_it_waits_for_the_firewall_before_it_starts_anything(tmp_path):
     ready.touch()                                 # stacked-sparks-firewall has put the rules back
     out = run.communicate(timeout=30)[0]
     assert "listening" in out, out
-
