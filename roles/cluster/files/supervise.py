@@ -14,7 +14,12 @@ It runs COMMAND (ray start, or vllm serve) after what COMMAND depends on is ther
   2. Before the k-th start after failures it sleeps BACKOFF * 2^(k-1) seconds, at most 300.
   3. It runs COMMAND, passing its output through and keeping the last lines, and exits with COMMAND's exit
      code; Docker's restart policy (unless-stopped) starts the container again, and so this script.
-  4. A failure is an exit while what COMMAND depends on is still there: an exit because a node went away is not
+  4. While COMMAND runs it holds a connection to HOST:PORT. When the process behind it goes (the connection is
+     reset, its keepalive probes go unanswered, or it is closed and the port does not answer for GONE seconds
+     after), it stops COMMAND and waits for the port again: a Ray worker whose head restarted would otherwise wait for a GCS that comes back as a new cluster
+     (Ray notices after about 60 s), where now it joins the new head as soon as its GCS answers. A connection
+     the server closes while it still answers (an idle connection) is opened again.
+  5. A failure is an exit while what COMMAND depends on is still there: an exit because a node went away is not
      COMMAND's fault (it waits again), nor is the exit of a run that got ready (READY_URL answered: vLLM's
      /health; without it, a run of a minute), which also ends a row of failures. After LIMIT failures in a row
      it stops starting COMMAND: it prints why with COMMAND's last lines, writes them to GAVE_UP (which
@@ -42,6 +47,8 @@ STATE = os.path.join(HOME, "supervise.json")
 GAVE_UP = os.path.join(HOME, "gave-up")
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 LONGEST_PAUSE = 300      # seconds: the backoff doubles up to this
+GONE = 3                 # seconds: a port that has not answered this long after it closed our connection is gone
+KEEPALIVE = (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 6))   # a host down 35 s is gone
 STEADY = 60              # seconds: without --ready-url, a run this long got ready
 LAST_LINES = 20
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # loopback and fabric: never a proxy
@@ -111,6 +118,40 @@ def tcp_missing(address):
         return []
     except OSError as exc:
         return [f"{address} does not answer ({exc.strerror or exc})"]
+
+
+def held_until_gone(address, done):
+    """Hold a connection to HOST:PORT until the process behind it is gone (True), or done is set (False).
+    Gone: the connection is reset (the host came back without it) or its keepalive probes go unanswered for
+    35 s (KEEPALIVE: the host is down), or it is closed and the port does not answer for GONE seconds
+    after (the process ended). A connection closed while the port still answers is opened again."""
+    host, port = address.rsplit(":", 1)
+    while not done.is_set():
+        try:
+            held = socket.create_connection((host.strip("[]"), int(port)), timeout=2)
+        except OSError:
+            held = None
+        if held:
+            with held:
+                held.settimeout(1)
+                held.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for option, value in KEEPALIVE:
+                    if hasattr(socket, option):
+                        held.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+                while not done.is_set():
+                    try:
+                        if not held.recv(4096):   # closed by the other end
+                            break
+                    except socket.timeout:
+                        continue
+                    except OSError:               # reset, or no answer to the keepalive probes
+                        return True
+        since = time.monotonic()                 # closed or refused: gone if it does not answer for GONE seconds
+        while tcp_missing(address) and not done.is_set():
+            if time.monotonic() - since >= GONE:
+                return True
+            time.sleep(0.5)
+    return False
 
 
 def needs(args, without_state_api=False):
@@ -231,9 +272,21 @@ def main(argv=None):
                 ready.set()
             time.sleep(2)
 
+    went = threading.Event()
+
+    def hold():                      # is the process behind HOST:PORT (the head's GCS) still the one we joined?
+        if held_until_gone(args.wait_tcp, done):
+            went.set()
+            say(args.name, f"{args.wait_tcp} went away: stopping {args.command[0]}, to wait for it to come back")
+            child.terminate()
+            if not done.wait(30):
+                child.kill()
+
     relaying = threading.Thread(target=relay, daemon=True)
     relaying.start()
     threading.Thread(target=watch, daemon=True).start()
+    if args.wait_tcp:
+        threading.Thread(target=hold, daemon=True).start()
     while True:                      # as PID 1 (the Ray containers) it also reaps the orphans COMMAND leaves
         pid, status = os.wait()
         if pid == child.pid:
@@ -246,7 +299,7 @@ def main(argv=None):
     if stopping.is_set():
         clear()
         return code
-    missing = needs(args)
+    missing = needs(args) or ([f"{args.wait_tcp} went away while it ran"] if went.is_set() else [])
     state = after_exit(state, code, ready.is_set(), not missing, lines)
     save(state)
     if missing:

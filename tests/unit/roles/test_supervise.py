@@ -8,6 +8,7 @@ import json
 import pathlib
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -133,3 +134,55 @@ def test_it_waits_for_the_firewall_before_it_starts_anything(tmp_path):
     ready.touch()                                 # stacked-sparks-firewall has put the rules back
     out = run.communicate(timeout=30)[0]
     assert "listening" in out, out
+
+
+def held_connection(server):
+    """The connection the supervisor holds, past the ones its checks opened and closed."""
+    while True:
+        conn, _ = server.accept()
+        conn.settimeout(0.5)
+        try:
+            if conn.recv(1) == b"":
+                conn.close()
+                continue
+        except socket.timeout:
+            conn.settimeout(None)
+            return conn
+
+
+def test_a_worker_whose_head_went_away_stops_and_waits_for_it_again(tmp_path):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    run = start(tmp_path, "--wait-tcp", f"127.0.0.1:{port}", command=("sh", "-c", "echo joined; exec sleep 600"))
+    assert "starting" in run.stdout.readline()
+    assert run.stdout.readline().strip() == "joined"
+    held_connection(server).close()               # the server may close the connection it holds while it answers
+    again = held_connection(server)               # so it holds a new one, and the command runs on
+    time.sleep(supervise.GONE + 1)
+    assert run.poll() is None, "a closed connection to a port that still answers is not a head that went away"
+    began = time.monotonic()
+    again.close()                                 # the head's GCS goes (its host rebooted)
+    server.close()
+    line = run.stdout.readline()
+    assert f"127.0.0.1:{port} went away: stopping sh, to wait for it to come back" in line, line
+    assert time.monotonic() - began < supervise.GONE + 5, line
+    with socket.create_server(("127.0.0.1", port)):   # a new head, already up when the command has exited
+        out = run.communicate(timeout=60)[0]
+    assert f"not counted, it lost: 127.0.0.1:{port} went away while it ran" in out, out
+    assert json.loads((tmp_path / "supervise.json").read_text())["failures"] == 0
+
+
+def test_a_reset_connection_is_a_head_that_came_back_without_it(tmp_path):
+    """A host that rebooted answers the old connection with a reset, while its new GCS may answer already."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    run = start(tmp_path, "--wait-tcp", f"127.0.0.1:{port}", command=("sh", "-c", "echo joined; exec sleep 600"))
+    assert "starting" in run.stdout.readline() and run.stdout.readline().strip() == "joined"
+    held = held_connection(server)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    held.close()                                  # a reset; the port still answers
+    line = run.stdout.readline()
+    assert f"127.0.0.1:{port} went away: stopping sh" in line, line
+    out = run.communicate(timeout=60)[0]
+    assert f"not counted, it lost: 127.0.0.1:{port} went away while it ran" in out, out
+    server.close()
