@@ -97,7 +97,9 @@ def test_stop_removes_what_site_created():
     assert run.rc == 0, run.output
     assert all(value is None for value in started_at().values())
     for host in (HEAD, WORKER):
-        assert docker(host, "ps", "-aq", "--filter", "name=sparks-").stdout.strip() == ""
+        assert docker(host, "ps", "-aq", "--filter", "name=^sparks-").stdout.strip() == ""
+        # the firewall stays, and comes back at boot with its rules
+        assert docker(host, "ps", "-q", "--filter", "name=^stacked-sparks-firewall$").stdout.strip() != ""
     assert "sparks-ray-tmp" not in docker(HEAD, "volume", "ls", "-q").stdout
     status = playbook("playbooks/status.yml")
     assert status.rc != 0
