@@ -308,8 +308,10 @@ def log_time(host, container, text):
 HOLD = 75
 
 
-@pytest.mark.parametrize(("hosts", "held"), [([HEAD], None), ([WORKER], None), ([HEAD, WORKER], None),
-                                            ([HEAD, WORKER], WORKER), ([HEAD, WORKER], HEAD)],
+REBOOTS = [([HEAD], None), ([WORKER], None), ([HEAD, WORKER], None), ([HEAD, WORKER], WORKER), ([HEAD, WORKER], HEAD)]
+
+
+@pytest.mark.parametrize(("hosts", "held"), REBOOTS,
                          ids=["head", "worker", "both", "both-worker-held-down", "both-head-held-down"])
 def test_after_a_reboot_the_cluster_comes_back_by_itself(hosts, held):
     """Lab hosts reboot (one of them held down for HOLD seconds): the API answers again with no Ansible run,
