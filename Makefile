@@ -23,6 +23,9 @@ test:  ## every test: lint, syntax, build, sanity, unit, the lab end to end
 bench: venv  ## measure the lab: cold deploy, no-op rerun, wait lag, setting switch (prints figures)
 	@lab/bin/docker-engine && lab/bin/build-images && .venv/bin/python benchmarks/lab.py
 
+bench-backends: venv  ## cluster_backend ray and mp side by side on the lab: cold start, memory, first token (make lab first)
+	@.venv/bin/python benchmarks/backends.py
+
 sanity: venv  ## ansible-test sanity only
 	@PATH=$$PWD/.venv/bin:$$PATH tests/sanity.sh
 
@@ -32,4 +35,4 @@ ee: venv  ## the execution environment for AWX (docs/awx.md): IMAGE=registry/nam
 unit: venv  ## unit tests only
 	@PYTHONPATH=.ansible/collections .venv/bin/python -m pytest tests/unit -q
 
-.PHONY: help venv deploy lab lab-down test bench sanity ee unit
+.PHONY: help venv deploy lab lab-down test bench bench-backends sanity ee unit

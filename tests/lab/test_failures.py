@@ -77,6 +77,9 @@ BAD_INPUTS = [
     ({"cluster_hf_cache_nfs": "maybe"}, "argument 'cluster_hf_cache_nfs' is of type str and we were unable to convert"),
     ({"cluster_restart_limit": -1}, "cluster_restart_limit must be at least 0, got -1"),
     ({"cluster_restart_backoff": "soon"}, "argument 'cluster_restart_backoff' is of type str and we were unable to convert"),
+    ({"cluster_backend": "dask"}, "value of cluster_backend must be one of: ray, mp, got: dask"),
+    ({"cluster_mp_master_port": 8000}, "vllm_serve_port and cluster_mp_master_port both use port 8000"),
+    ({"cluster_mp_master_port": "any"}, "argument 'cluster_mp_master_port' is of type str and we were unable to convert"),
 ]
 
 

@@ -218,6 +218,21 @@ def test_vllm_serve_defaults_and_omitted_options():
     ]
 
 
+MP = dict(SERVE, backend="mp", nodes=2, node_rank=0, master_addr="192.168.100.10", master_port=29501)
+
+
+def test_vllm_serve_mp_head_and_worker():
+    head = vllm_serve_args(MP)
+    assert head[head.index("--distributed-executor-backend"):head.index("--max-model-len")] == [
+        "--distributed-executor-backend", "mp", "--nnodes", "2", "--node-rank", "0", "--master-addr", "192.168.100.10",
+        "--master-port", "29501"]
+    worker = vllm_serve_args(dict(MP, node_rank=1))
+    assert worker[worker.index("--node-rank"):worker.index("--max-model-len")] == [
+        "--node-rank", "1", "--master-addr", "192.168.100.10", "--master-port", "29501", "--headless"]
+    # the Ray backend ignores the mp options: only the head runs vllm serve
+    assert vllm_serve_args(dict(MP, backend="ray")) == vllm_serve_args(SERVE)
+
+
 @pytest.mark.parametrize("value, rendered", [(0.8, "0.8"), ("0.95", "0.95"), (1, "1"), (0.85000000001, "0.85"),
                                              (0.05, "0.05")])
 def test_vllm_serve_gpu_memory_rendering(value, rendered):
@@ -244,6 +259,12 @@ def test_vllm_serve_gpu_memory_rendering(value, rendered):
     (dict(SERVE, host=None), ["vllm_serve_host must be set"]),
     (dict(SERVE, port=70000), ["vllm_serve_port must be between 1 and 65535"]),
     (dict(SERVE, distributed_executor_backend="mp"), ["unknown option(s) distributed_executor_backend"]),
+    (dict(SERVE, backend="external_launcher"), ["cluster_backend must be one of ray, mp, got 'external_launcher'"]),
+    (dict(MP, master_port=0), ["cluster_mp_master_port must be between 1 and 65535, got 0"]),
+    (dict(MP, master_port=None), ["cluster_mp_master_port must be set"]),
+    (dict(MP, master_addr="head"), ["cluster_head_ip must be an IPv4 or IPv6 address"]),
+    (dict(MP, node_rank=2), ["node_rank (the inventory's order) must be between 0 and 1, got 2"]),
+    (dict(MP, nodes=None), ["the number of nodes (the inventory) must be set"]),
     (dict(SERVE, extra_args="--enforce-eager"), ["vllm_serve_extra_args must be a list"]),
     (dict(SERVE, extra_args=[None]), ["vllm_serve_extra_args must be a list of strings"]),
     (dict(SERVE, tp=2), ["vllm_serve_args got unknown option(s) tp"]),
@@ -265,7 +286,14 @@ def test_vllm_serve_args_rejects(options, fragments):
     ("-tp", "-tp", "vllm_serve_tensor_parallel_size"),
     ("-pp=2", "-pp", "vllm_serve_pipeline_parallel_size"),
     ("--pipeline-parallel-size", "--pipeline-parallel-size", "vllm_serve_pipeline_parallel_size"),
-    ("--distributed-executor-backend=mp", "--distributed-executor-backend", "nothing: it always uses the Ray executor"),
+    ("--distributed-executor-backend=mp", "--distributed-executor-backend", "cluster_backend"),
+    ("--nnodes=3", "--nnodes", "the inventory"),
+    ("-n", "-n", "the inventory"),
+    ("--node-rank", "--node-rank", "the inventory's order"),
+    ("-r=1", "-r", "the inventory's order"),
+    ("--master-addr=10.0.0.1", "--master-addr", "cluster_head_ip"),
+    ("--master-port", "--master-port", "cluster_mp_master_port"),
+    ("--headless", "--headless", "the inventory"),
     ("--max-model-len=8192", "--max-model-len", "vllm_serve_max_model_len"),
     ("--gpu-memory-utilization", "--gpu-memory-utilization", "vllm_serve_gpu_memory_utilization"),
 ])
@@ -354,6 +382,13 @@ def test_ray_closed_ports_of_the_defaults():
     assert ray_closed_ports({"port": 6379, "ray_ports": ports}) == [
         "6379", "6380", "6381", "6382", "6383", "6384", "8265", "10001", "44217", "44227", "52365",
         "10002:10999", "23000:23999", "ephemeral"]
+
+
+def test_ray_closed_ports_close_the_mp_rendezvous():
+    assert ray_closed_ports({"port": 6379, "master_port": 29501}) == [
+        "6379", "29501", "44217", "44227", "23000:23999", "ephemeral"]
+    with pytest.raises(OptionError, match="cluster_mp_master_port must be between 1 and 65535"):
+        ray_closed_ports({"port": 6379, "master_port": 70000})
 
 
 def test_ray_closed_ports_follow_the_environment_and_name_bad_values():

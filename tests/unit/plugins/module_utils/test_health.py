@@ -56,6 +56,19 @@ def test_a_whole_cluster_is_reported_and_not_degraded():
     ]
 
 
+def test_without_ray_the_vllm_of_every_node_is_judged_and_ray_is_not_asked():
+    # cluster_backend mp: vLLM on every node, no Ray
+    result = health(containers=[container("spark-1", "sparks-vllm"), container("spark-2", "sparks-vllm")], ray=None)
+    assert result["degraded"] == []
+    assert result["report"] == [
+        "sparks-vllm on spark-1: running since 2026-12-04T10:28:01, restarted 0 times; log: docker logs sparks-vllm",
+        "sparks-vllm on spark-2: running since 2026-12-04T10:28:01, restarted 0 times; log: docker logs sparks-vllm",
+        "vLLM at http://127.0.0.1:8000: tiny",
+    ]
+    result = health(containers=[container("spark-1", "sparks-vllm"), absent("spark-2", "sparks-vllm")], ray=None)
+    assert result["degraded"] == ["sparks-vllm on spark-2 is absent"]
+
+
 def test_a_worker_restarting_after_its_head_is_named_with_its_exit_code_first():
     containers = [container("spark-1", "sparks-ray-head"),
                   container("spark-2", "sparks-ray-worker", "restarting", restarts=7, exit_code=1),

