@@ -8,7 +8,7 @@ from conftest import playbook, started_at
 # role -> the hosts the site playbook runs it on
 ROLES = {"nfs_server": "ray_head", "nfs_client": "ray_workers", "ssh_trust": "ray_head:ray_workers",
          "image_pull": "ray_head:ray_workers", "ray_head": "ray_head", "ray_worker": "ray_workers",
-         "vllm_serve": "ray_head"}
+         "vllm_serve": "ray_head:ray_workers"}
 
 
 @pytest.mark.parametrize("role", ROLES)
