@@ -196,9 +196,18 @@ IMAGE_PROBE = (
 )
 
 
+RAY_TOKENS = (2, 52)   # Ray's token authentication (RAY_AUTH_MODE=token) since 2.52.0
+
+
+def ray_has_tokens(version):
+    """Whether a Ray version (e.g. 2.60.0, 2.52.0rc1) has token authentication; None without Ray or unreadable."""
+    found = re.match(r"^(\d+)\.(\d+)", version or "")
+    return (int(found.group(1)), int(found.group(2))) >= RAY_TOKENS if found else None
+
+
 def image_versions(image, rc, out, err):
-    """The answer of IMAGE_PROBE run in the image: ({"ray": str or None, "vllm": str or None} or None when the
-    image is absent, problems)."""
+    """The answer of IMAGE_PROBE run in the image: ({"ray": str or None, "vllm": str or None, "ray_tokens": whether
+    its Ray has token authentication} or None when the image is absent, problems)."""
     if rc != 0:
         text = " ".join(err.split())
         if "no such image" in text.lower() or "unable to find image" in text.lower():
@@ -207,7 +216,7 @@ def image_versions(image, rc, out, err):
                       f"failed: {text or f'exit code {rc}'}"]
     try:
         found = json.loads(out.strip().splitlines()[-1])
-        return {"ray": found["ray"], "vllm": found["vllm"]}, []
+        return {"ray": found["ray"], "vllm": found["vllm"], "ray_tokens": ray_has_tokens(found["ray"])}, []
     except (ValueError, IndexError, KeyError, TypeError):
         return None, [f"cannot read the Ray and vLLM versions of image {image} (cluster_image): it printed "
                       f"{out.strip()[-200:]!r}"]
@@ -226,6 +235,16 @@ def judge_backend(backend, versions, image):
             "and vLLM's own ship without it), and cluster_backend is ray. Either set cluster_backend: mp, vLLM's own "
             "multi-node launcher, which needs no Ray, or give cluster_image an image that has Ray")
     return problems
+
+
+def judge_ray_token(backend, versions, wanted):
+    """A warning where the cluster will run Ray without a token although cluster_ray_token asks for one."""
+    if backend != "ray" or not wanted or not versions or not versions["ray"] or versions["ray_tokens"]:
+        return []
+    return [f"the cluster's Ray is unauthenticated: Ray {versions['ray']} in cluster_image is older than 2.52, which "
+            "brought token authentication (cluster_ray_token is on). Anyone who reaches Ray's ports can run code on "
+            "the nodes, and its dashboard has a remote-code-execution flaw (CVE-2025-62593): the host firewall "
+            "(cluster_firewall) is all that keeps them to the fabric. Use an image with Ray 2.52 or later"]
 
 
 CONTAINER_FORMAT = "{{.Name}} {{.State.StartedAt}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"

