@@ -9,6 +9,9 @@ Ray, lab/images/vllm-noray, which differs only by Ray's absence), TP=2 across bo
                   reads 0 on this cgroup v1 host)
   first token     a streamed chat completion: from the request to the first content chunk, the median of
                   ROUNDS after one warm-up request
+And the image's distribution to both lab hosts, image_pull_source registry (each pulls from the lab registry) and
+head (the head pulls, then sends it to the worker through the SSH trust): the cluster stopped and the image removed
+from both, then `site.yml --tags image_pull`, timed.
 Results: .bench/backends-<time>/ (figures.txt and each run's log). Needs the lab up (make lab); leaves it as the
 lab inventory deploys it (ray).
 """
@@ -80,17 +83,31 @@ def measure(backend, extra):
     cold = time.monotonic() - start
     say(f"{backend}: first chat completion {cold:.1f} s after the deploy started")
     first_token_seconds()   # warm-up
-    tokens = [first_token_seconds() for _ in range(ROUNDS)]
+    tokens = [first_token_seconds() for request in range(ROUNDS)]
     say(f"{backend}: first token {', '.join(f'{t * 1000:.0f}' for t in tokens)} ms")
     settle()
     memory = {host: memory_mib(host) for host in HOSTS}
     return cold, memory, statistics.median(tokens)
 
 
+IMAGE = "172.28.0.2:5000/stacked-sparks-lab/vllm:0.32.0"
+
+
+def distribution(source):
+    """Seconds `site.yml --tags image_pull` takes to put the image on both lab hosts, from neither having it."""
+    run(f"{source}-stop", "ansible-playbook", "-i", INVENTORY, "playbooks/stop.yml")
+    for host in HOSTS:   # the firewall container runs the image too
+        subprocess.run(["docker", "exec", host, "docker", "rm", "-f", "stacked-sparks-firewall"], check=True,
+                       capture_output=True)
+        subprocess.run(["docker", "exec", host, "docker", "image", "rm", IMAGE], check=True, capture_output=True)
+    return run(f"{source}-distribution", *SITE, "--tags", "image_pull", "-e", f"image_pull_source={source}")
+
+
 def main():
     RESULTS.mkdir(parents=True)
     lab.RESULTS = RESULTS   # run() writes its logs here
     results = {backend: measure(backend, extra) for backend, extra in BACKENDS.items()}
+    sources = {source: distribution(source) for source in ("registry", "head")}
     run("back-to-the-lab", *SITE)
     lines = [f"{'':34} {'ray':>10} {'mp':>10}"]
     lines.append(f"{'cold start to first answer':34} " + " ".join(f"{results[b][0]:9.1f}s" for b in BACKENDS))
@@ -98,6 +115,8 @@ def main():
         lines.append(f"{'memory in use, ' + host:34} " + " ".join(f"{results[b][1][host]:7.0f}MiB" for b in BACKENDS))
     lines.append(f"{'first token (median of %d)' % ROUNDS:34} "
                  + " ".join(f"{results[b][2] * 1000:8.0f}ms" for b in BACKENDS))
+    lines += ["", f"{'image to both lab hosts (3 GB)':34} {'registry':>10} {'head':>10}",
+              f"{'site.yml --tags image_pull':34} " + " ".join(f"{sources[source]:9.1f}s" for source in sources)]
     (RESULTS / "figures.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(["", *lines, "", f"results and logs: {RESULTS}"]))
     return 0

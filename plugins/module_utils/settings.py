@@ -94,6 +94,11 @@ def _absolute(value, var):
         _fail(f"{var} must be an absolute path other than /, got {value!r}")
 
 
+def _absolute_or_empty(value, var):
+    if value:
+        _absolute(value, var)
+
+
 def _container_name(value, var):
     if not _CONTAINER_NAME.match(value or ""):
         _fail(f"{var} must be a container or volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*), got {value!r}")
@@ -195,6 +200,8 @@ RULES = {
     "cluster_ray_tmp_volume": _container_name,
     "image_pull_registry": _registry,
     "image_pull_registry_username": _no_space,  # NGC's is the literal $oauthtoken
+    "image_pull_archive": _absolute_or_empty,
+    "image_pull_send_timeout": _at_least(1),
     "nfs_server_cache_owner": _user,
     "nfs_server_cache_group": _user,
     "nfs_server_export_options": _options,
@@ -301,6 +308,9 @@ def _cross(settings, nodes):
                         **{f"{key}_port": value for key, value in ray_ports.items()}})
     except OptionError as exc:
         errors.append(str(exc))
+    if settings.get("image_pull_archive") and settings.get("image_pull_source") != "head":
+        errors.append("image_pull_archive is set, but image_pull_source is not head: the archive is loaded on the "
+                      "head and sent to the workers from there; set image_pull_source: head")
     return errors + _compile_cache(settings) + _ports(settings, ray_ports)
 
 

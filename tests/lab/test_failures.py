@@ -79,6 +79,11 @@ BAD_INPUTS = [
     ({"cluster_restart_backoff": "soon"}, "argument 'cluster_restart_backoff' is of type str and we were unable to convert"),
     ({"cluster_backend": "dask"}, "value of cluster_backend must be one of: ray, mp, got: dask"),
     ({"cluster_mp_master_port": 8000}, "vllm_serve_port and cluster_mp_master_port both use port 8000"),
+    ({"image_pull_source": "peers"}, "value of image_pull_source must be one of: registry, head, got: peers"),
+    ({"image_pull_archive": "vllm.tar", "image_pull_source": "head"}, "image_pull_archive must be an absolute path"),
+    ({"image_pull_archive": "/srv/vllm.tar"}, "image_pull_archive is set, but image_pull_source is not head"),
+    ({"image_pull_send_timeout": 0}, "image_pull_send_timeout must be at least 1, got 0"),
+    ({"cluster_ray_token": "maybe"}, "argument 'cluster_ray_token' is of type str and we were unable to convert"),
     ({"cluster_mp_master_port": "any"}, "argument 'cluster_mp_master_port' is of type str and we were unable to convert"),
 ]
 

@@ -48,3 +48,15 @@ def test_the_firewall_is_put_back_at_boot_before_ray_starts(host, inspect):
     assert waits[waits.index("--wait-firewall") + 1] == "/run/stacked-sparks-firewall/in-place"
     shared = {m["Destination"]: (m["Name"], m["RW"]) for m in ray["Mounts"] if m["Type"] == "volume"}
     assert shared["/run/stacked-sparks-firewall"] == ("stacked-sparks-firewall", False)
+
+
+def test_ray_runs_with_the_clusters_token_from_a_root_only_file(host, inspect):
+    """cluster_ray_token (the lab image's Ray is 2.60): the same token on every node, read by Ray from a file."""
+    ray = inspect(_ray_container(host))
+    env = dict(item.split("=", 1) for item in ray["Config"]["Env"])
+    assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN_PATH"] == "/run/secrets/ray-token"
+    mounts = {m["Destination"]: (m["Source"], m["RW"]) for m in ray["Mounts"]}
+    assert mounts["/run/secrets/ray-token"] == ("/etc/stacked-sparks-ray-token", False)
+    with host.sudo():
+        token = host.file("/etc/stacked-sparks-ray-token")
+        assert token.mode == 0o600 and token.user == "root" and len(token.content_string.strip()) == 64

@@ -187,6 +187,17 @@ def test_a_port_used_twice_is_named():
         "max_worker): move one of them"]
 
 
+def test_the_image_archive_is_a_path_on_the_head_sent_from_there():
+    assert errors(image_pull_source="head", image_pull_archive="/srv/images/vllm.tar") == []
+    assert errors(image_pull_source="head", image_pull_archive="vllm.tar") == [
+        "image_pull_archive must be an absolute path other than /, got 'vllm.tar'"]
+    assert errors(image_pull_archive="/srv/images/vllm.tar") == [
+        "image_pull_archive is set, but image_pull_source is not head: the archive is loaded on the head and sent "
+        "to the workers from there; set image_pull_source: head"]
+    assert "image_pull_source" in " ".join(errors(image_pull_source="peers"))
+    assert errors(image_pull_send_timeout=0) == ["image_pull_send_timeout must be at least 1, got 0"]
+
+
 def test_the_backend_and_its_port_are_checked():
     assert "cluster_backend" in " ".join(errors(cluster_backend="dask"))
     assert errors(cluster_mp_master_port=0) == ["cluster_mp_master_port must be a TCP port between 1 and 65535, got 0"]
