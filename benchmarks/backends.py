@@ -33,9 +33,11 @@ from lab import API, INVENTORY, SITE, run, say, settle  # noqa: E402
 RESULTS = lab.REPO / ".bench" / datetime.datetime.now().strftime("backends-%Y%m%d-%H%M%S")
 HOSTS = ("spark-1", "spark-2")
 ROUNDS = 9
+IMAGE = "172.28.0.2:5000/stacked-sparks-lab/vllm:0.32.0"
+NO_RAY = "172.28.0.2:5000/stacked-sparks-lab/vllm-noray:0.32.0"   # lab/images/vllm-noray
 BACKENDS = {
     "ray": [],
-    "mp": ["-e", "cluster_backend=mp", "-e", "cluster_image=172.28.0.2:5000/stacked-sparks-lab/vllm-noray:0.32.0"],
+    "mp": ["-e", "cluster_backend=mp", "-e", f"cluster_image={NO_RAY}"],
 }
 
 
@@ -90,16 +92,18 @@ def measure(backend, extra):
     return cold, memory, statistics.median(tokens)
 
 
-IMAGE = "172.28.0.2:5000/stacked-sparks-lab/vllm:0.32.0"
-
-
 def distribution(source):
     """Seconds `site.yml --tags image_pull` takes to put the image on both lab hosts, from neither having it."""
     run(f"{source}-stop", "ansible-playbook", "-i", INVENTORY, "playbooks/stop.yml")
-    for host in HOSTS:   # the firewall container runs the image too
+    for host in HOSTS:   # the firewall container runs the image too; the image without Ray shares its layers
         subprocess.run(["docker", "exec", host, "docker", "rm", "-f", "stacked-sparks-firewall"], check=True,
                        capture_output=True)
         subprocess.run(["docker", "exec", host, "docker", "image", "rm", IMAGE], check=True, capture_output=True)
+        subprocess.run(["docker", "exec", host, "docker", "image", "rm", NO_RAY], check=False, capture_output=True)
+        left = subprocess.run(["docker", "exec", host, "docker", "image", "ls", "-q"], check=True,
+                              capture_output=True, text=True).stdout.split()
+        if left:
+            raise SystemExit(f"{host} still has images ({', '.join(left)}): the pull would not be a whole one")
     return run(f"{source}-distribution", *SITE, "--tags", "image_pull", "-e", f"image_pull_source={source}")
 
 
