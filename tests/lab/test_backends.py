@@ -40,13 +40,13 @@ def states():
 
 
 def test_an_image_without_ray_is_refused_under_ray_before_ray_changes():
-    for host in (HEAD, WORKER):   # absent first: image_pull checks the image it pulls
+    for host in (HEAD, WORKER):   # absent first: pulled after the preflight, it is checked before Ray starts
         docker(host, "image", "rm", NO_RAY)
     before = states()
     run = playbook(*SITE, "-e", f"cluster_image={NO_RAY}")
     assert run.rc != 0 and REFUSED in " ".join(run.output.split()), run.output
-    assert "Check the image against cluster_backend, where the preflight could not" in run.output
-    assert "TASK [stacked_sparks.vllm.ray_head" not in run.output, "a play after image_pull ran"
+    assert "Check the image against cluster_backend where this run has not" in run.output
+    assert "TASK [stacked_sparks.vllm.cluster : Run container" not in run.output, "a container was started"
     assert states() == before
 
     run = playbook(*SITE, "-e", f"cluster_image={NO_RAY}")   # now here: the preflight refuses it

@@ -314,7 +314,7 @@ def test_an_image_without_ray_is_refused_under_ray_only():
         "multi-node launcher, which needs no Ray, or give cluster_image an image that has Ray"]
     assert judge_backend("mp", no_ray, "img") == []
     assert judge_backend("ray", {"ray": "2.60.0", "vllm": "0.32.0", "ray_tokens": True}, "img") == []
-    assert judge_backend("ray", None, "img") == []   # absent: image_pull checks it after the pull
+    assert judge_backend("ray", None, "img") == []   # absent: checked before its first container starts
     assert judge_backend("mp", {"ray": "2.60.0", "vllm": None, "ray_tokens": True}, "img") == [
         "cluster_image img has no vLLM (no vllm package in its Python): use a vLLM image"]
 
