@@ -9,6 +9,7 @@ from its NCCL_DEBUG=INFO lines. Problems name the Ansible variable to change whe
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -185,7 +186,7 @@ def judge_collective(results, transport, rdma, min_busbw):
     largest size must reach (0 or None: no pass mark)."""
     if min_busbw is None:
         min_busbw = 0
-    if isinstance(min_busbw, bool) or not isinstance(min_busbw, (int, float)) or not min_busbw >= 0:
+    if isinstance(min_busbw, bool) or not isinstance(min_busbw, (int, float)) or math.isnan(min_busbw) or min_busbw < 0:
         raise ValueError(f"fabric_min_busbw must be a number of GB/s, 0 or more (0: no pass mark), got {min_busbw!r}")
     rows = [_result(item, number) for number, item in enumerate(results or [], 1)]
     problems = []
@@ -245,3 +246,76 @@ def summary_lines(results, transport):
               for op, size, seconds, algbw, busbw in rows]
     lines.append(transport_line(transport))
     return lines
+
+
+# --- the test's command line and its outcome ---------------------------------------------------------------------
+
+MARK = "STACKED-SPARKS-RESULT "   # roles/fabric/files/collective.py prints the head rank's results after it
+MAX_SIZE = 4 * 2**30              # fabric_sizes: a 16 GiB NCCL test buffer froze a Spark (unified memory)
+
+
+def check_sizes(sizes):
+    """fabric_sizes in bytes; ValueError naming fabric_sizes on an empty list, an unreadable size, or one above
+    MAX_SIZE."""
+    if not isinstance(sizes, (list, tuple)) or not sizes:
+        raise ValueError("fabric_sizes must list at least one message size, e.g. [1M, 16M, 256M, 1G]")
+    found = [parse_size(size) for size in sizes]
+    for size, number in zip(sizes, found):
+        if number > MAX_SIZE:
+            raise ValueError(f"fabric_sizes: {size!r} is above 4G, the largest size the collection runs: a test with "
+                             "a 16 GiB buffer froze a Spark (unified memory)")
+    return found
+
+
+def collective_args(options):
+    """The arguments of roles/fabric/files/collective.py on one node. options: backend (nccl or gloo), master
+    (HOST:PORT of the head's store), nodes, node_rank, ranks_per_node, ops (fabric_ops), sizes (fabric_sizes),
+    iterations, warmup, timeout."""
+    return (["--backend", options["backend"], "--master", options["master"], "--nodes", str(options["nodes"]),
+             "--node-rank", str(options["node_rank"]), "--ranks-per-node", str(options["ranks_per_node"]),
+             "--ops", *options["ops"], "--sizes", *map(str, check_sizes(options["sizes"])),
+             "--iters", str(options["iterations"]), "--warmup", str(options["warmup"]),
+             "--timeout", str(options["timeout"])])
+
+
+def rank_output(answer):
+    """What one node's rank printed, from the async_status result of its docker_container task (detach false):
+    the container's output when it exited 0, the module's msg (that output) when it did not."""
+    container = answer.get("container") or {}
+    return str(container.get("Output") or answer.get("msg") or "")
+
+
+def collective_report(options):
+    """The outcome of the collective test. options: ranks ({host: the async_status result of its rank}, the head
+    first), backend (nccl or gloo), interface (cluster_fabric_interface), rdma (every node has RDMA devices the
+    containers get), min_busbw (fabric_min_busbw).
+    Returns {"results": [{op, size, seconds, algbw, busbw}], "transport", "problems", "lines" (printable),
+    "files": {"<host>.log", "results.json", "summary.txt": text}}."""
+    problems, measured, logs = [], None, {}
+    for host, answer in options["ranks"].items():
+        text = rank_output(answer)
+        logs[host] = text
+        if not answer.get("finished"):
+            problems.append(f"the rank on {host} did not end within fabric_timeout")
+        elif answer.get("failed"):
+            last = " | ".join(line.strip() for line in text.strip().splitlines()[-5:]) or "no output"
+            problems.append(f"the rank on {host} failed: {last}")
+        for line in text.splitlines():
+            if line.startswith(MARK):
+                measured = json.loads(line[len(MARK):])
+    results = []
+    for item in (measured or {}).get("results", []):
+        algbw, busbw = bandwidths(item["op"], item["size"], item["seconds"], measured["ranks"])
+        results.append(dict(item, algbw=algbw, busbw=busbw))
+    logged = "\n".join(logs.values())
+    transport = nccl_transport(logged) if options["backend"] == "nccl" else gloo_transport(options["interface"])
+    problems += judge_collective(results, transport, options["rdma"], options["min_busbw"])
+    lines = summary_lines(results, transport) if results else []
+    ranks = (measured or {}).get("ranks")
+    head = f"{options['backend']}, {ranks} ranks" if ranks else options["backend"]
+    lines = [f"collective test ({head})"] + lines + [f"problem: {problem}" for problem in problems]
+    files = {f"{host}.log": text for host, text in logs.items()}
+    files["results.json"] = json.dumps({"backend": options["backend"], "ranks": ranks, "results": results,
+                                        "transport": transport, "problems": problems}, indent=2) + "\n"
+    files["summary.txt"] = "\n".join(lines) + "\n"
+    return {"results": results, "transport": transport, "problems": problems, "lines": lines, "files": files}

@@ -233,7 +233,8 @@ def judge_backend(backend, versions, image):
         problems.append(
             f"cluster_image {image} has no Ray (vLLM {versions['vllm'] or 'unknown'}; NVIDIA's images from 26.05 on "
             "and vLLM's own ship without it), and cluster_backend is ray. Either set cluster_backend: mp, vLLM's own "
-            "multi-node launcher, which needs no Ray, or give cluster_image an image that has Ray")
+            "multi-node launcher, which needs no Ray, or set cluster_image_add_ray to a Ray version (2.60.0), "
+            "which builds once an image of it with that Ray and runs it")
     return problems
 
 

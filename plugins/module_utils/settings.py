@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.collective import check_sizes
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
     OptionError,
     check_fraction,
@@ -44,6 +45,7 @@ _HCA = re.compile(r"^\^?=?[A-Za-z0-9_]+(?::[0-9]+)?(?:,[A-Za-z0-9_]+(?::[0-9]+)?
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _USER = re.compile(r"^(?:[a-z_][a-z0-9_.-]*\$?|[0-9]+)$")
 _REGISTRY = re.compile(rf"^{_DOMAIN}(?::[0-9]+)?$")
+_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?$")
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -97,6 +99,23 @@ def _absolute(value, var):
 def _absolute_or_empty(value, var):
     if value:
         _absolute(value, var)
+
+
+def _pinned_version(value, var):
+    if value and not _VERSION.match(value):
+        _fail(f"{var} must be one pinned version like 2.60.0, got {value!r}")
+
+
+def _message_sizes(value, var):
+    try:
+        check_sizes(value)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _results_dir(value, var):
+    if not value or not (posixpath.isabs(value) or value == "~" or value.startswith("~/")):
+        _fail(f"{var} must be an absolute path on the controller, or one under ~, got {value!r}")
 
 
 def _container_name(value, var):
@@ -177,6 +196,7 @@ def _cluster_env(value, var):
 # The value checks, by variable. Types, choices and required settings come from the argument specs first.
 RULES = {
     "cluster_image": _image,
+    "cluster_image_add_ray": _pinned_version,
     "cluster_fabric_interface": check_interface,
     "cluster_fabric_network": _cidr,
     "cluster_node_ip": _ip,
@@ -201,7 +221,15 @@ RULES = {
     "image_pull_registry": _registry,
     "image_pull_registry_username": _no_space,  # NGC's is the literal $oauthtoken
     "image_pull_archive": _absolute_or_empty,
+    "image_pull_ray_ca_bundle": _absolute_or_empty,
     "image_pull_send_timeout": _at_least(1),
+    "cluster_results_dir": _results_dir,
+    "fabric_sizes": _message_sizes,
+    "fabric_iterations": _at_least(1),
+    "fabric_warmup": _at_least(0),
+    "fabric_min_busbw": _at_least(0),
+    "fabric_port": _port,
+    "fabric_timeout": _at_least(1),
     "nfs_server_cache_owner": _user,
     "nfs_server_cache_group": _user,
     "nfs_server_export_options": _options,
@@ -311,6 +339,12 @@ def _cross(settings, nodes):
     if settings.get("image_pull_archive") and settings.get("image_pull_source") != "head":
         errors.append("image_pull_archive is set, but image_pull_source is not head: the archive is loaded on the "
                       "head and sent to the workers from there; set image_pull_source: head")
+    if settings.get("cluster_image_add_ray") and settings.get("cluster_backend") == "mp":
+        errors.append("cluster_image_add_ray is set, but cluster_backend is mp, which runs no Ray: unset "
+                      "cluster_image_add_ray (or set cluster_backend: ray)")
+    if settings.get("image_pull_ray_ca_bundle") and not settings.get("cluster_image_add_ray"):
+        errors.append("image_pull_ray_ca_bundle is set, but cluster_image_add_ray is empty: no image with Ray is "
+                      "built; set cluster_image_add_ray to the Ray version to add")
     return errors + _compile_cache(settings) + _ports(settings, ray_ports)
 
 
@@ -348,6 +382,7 @@ def _ports(settings, ray_ports):
     """vLLM's ports against Ray's and each other, and the API port not among the ports Ray fixes itself (the host
     firewall keeps those to the fabric; the node's ephemeral range is node_preflight's check)."""
     errors = _port_clashes("cluster_mp_master_port", settings, ray_ports)
+    errors += _port_clashes("fabric_port", settings, ray_ports, others=["cluster_mp_master_port", "vllm_serve_port"])
     api = _port_clashes("vllm_serve_port", settings, ray_ports, others=["cluster_mp_master_port"])
     if not api and isinstance(settings.get("vllm_serve_port"), int):
         api = _api_port_closed(settings["vllm_serve_port"], settings)

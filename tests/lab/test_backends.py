@@ -3,6 +3,7 @@ multi-node launcher (mp), an image without Ray refused under ray and served unde
 the site playbook. The tests run in order; the last one leaves the lab as the lab inventory deploys it."""
 
 import json
+import subprocess
 
 import pytest
 import requests
@@ -12,7 +13,11 @@ from conftest import API, HEAD, RAY_CONTAINERS, SITE, VLLM, WORKER, docker, play
 NO_RAY = "172.28.0.2:5000/stacked-sparks-lab/vllm-noray:0.32.0"   # lab/images/vllm-noray
 MP = ["-e", "cluster_backend=mp", "-e", f"cluster_image={NO_RAY}"]
 REFUSED = (f"cluster_image {NO_RAY} has no Ray (vLLM 0.32.0+cpu; NVIDIA's images from 26.05 on and vLLM's own ship "
-           "without it), and cluster_backend is ray. Either set cluster_backend: mp")
+           "without it), and cluster_backend is ray. Either set cluster_backend: mp, vLLM's own multi-node launcher, "
+           "which needs no Ray, or set cluster_image_add_ray to a Ray version")
+# pip reaches the package index from the lab only through the outer host's CA bundle (LAB.md)
+CA_BUNDLE = "/etc/lab/pip-ca.crt"
+ADD_RAY = ["-e", f"cluster_image={NO_RAY}", "-e", "image_pull_ray_ca_bundle=" + CA_BUNDLE]
 
 
 def chat():
@@ -52,6 +57,43 @@ def test_an_image_without_ray_is_refused_under_ray_before_ray_changes():
     run = playbook(*SITE, "-e", f"cluster_image={NO_RAY}")   # now here: the preflight refuses it
     assert run.rc != 0 and REFUSED in " ".join(run.output.split()), run.output
     assert run.changed == 0 and "TASK [stacked_sparks.vllm.image_pull" not in run.output, run.output
+    assert states() == before
+
+
+def test_an_image_without_ray_serves_under_ray_once_ray_is_added():
+    """cluster_image_add_ray: each lab host builds, once, the image without Ray with Ray 2.60.0, and the Ray
+    containers and vLLM run it; a rerun builds and restarts nothing."""
+    for host in (HEAD, WORKER):
+        subprocess.run(["docker", "cp", "/etc/ssl/certs/ca-certificates.crt", f"{host}:{CA_BUNDLE}"], check=True)
+        built = docker(host, "images", "--format", "{{.Repository}}:{{.Tag}}", "stacked-sparks/vllm-with-ray").stdout
+        if built.split():   # from an earlier run: built again here
+            assert docker(host, "image", "rm", *built.split()).returncode == 0
+    run = playbook(*SITE, *ADD_RAY, "-e", "cluster_image_add_ray=2.60.0")
+    assert run.rc == 0, run.output
+    built = run.output.split("pip install ray[default]==2.60.0")[1].split("TASK [")[0]
+    assert built.count("changed: [") == 2, f"not built on both lab hosts: {built}"
+    assert chat() == "assistant"
+    image = inspect(HEAD, VLLM)["Config"]["Image"]
+    assert image.startswith("stacked-sparks/vllm-with-ray:2.60.0-"), image
+    base = docker(HEAD, "image", "inspect", "--format", "{{.Id}}", NO_RAY).stdout.strip()
+    for host in (HEAD, WORKER):
+        assert inspect(host, RAY_CONTAINERS[host])["Config"]["Image"] == image
+        assert docker(host, "run", "--rm", "--entrypoint", "python3", image, "-c",
+                      "import ray; print(ray.__version__)").stdout.strip() == "2.60.0"
+        label = docker(host, "image", "inspect", "--format",
+                       '{{index .Config.Labels "org.stacked-sparks.base-image-id"}}', image).stdout.strip()
+        assert label == base, f"the image on {host} is not labelled with cluster_image's ID"
+
+    before = states()
+    run = playbook(*SITE, *ADD_RAY, "-e", "cluster_image_add_ray=2.60.0")
+    assert run.rc == 0 and run.changed == 0, run.output
+    assert "Read the IDs of cluster_image and of the image with Ray" not in run.output, "a rerun asked Docker"
+    assert states() == before
+
+    # a role alone, on nodes without the image with Ray it asks for: refused before any container changes
+    run = playbook(*SITE, *ADD_RAY, "-e", "cluster_image_add_ray=2.59.0", "--tags", "ray_head")
+    assert run.rc != 0 and "(cluster_image_add_ray), is not on spark-1: role image_pull builds it" in \
+        " ".join(run.output.split()), run.output
     assert states() == before
 
 

@@ -85,6 +85,17 @@ BAD_INPUTS = [
     ({"image_pull_send_timeout": 0}, "image_pull_send_timeout must be at least 1, got 0"),
     ({"cluster_ray_token": "maybe"}, "argument 'cluster_ray_token' is of type str and we were unable to convert"),
     ({"cluster_mp_master_port": "any"}, "argument 'cluster_mp_master_port' is of type str and we were unable to convert"),
+    ({"cluster_image_add_ray": ">=2.52"}, "cluster_image_add_ray must be one pinned version like 2.60.0, got '>=2.52'"),
+    ({"cluster_image_add_ray": "2.60.0", "cluster_backend": "mp"},
+     "cluster_image_add_ray is set, but cluster_backend is mp, which runs no Ray"),
+    ({"cluster_image_add_ray": "2.60.0", "image_pull_ray_ca_bundle": "ca.crt"},
+     "image_pull_ray_ca_bundle must be an absolute path other than /, got 'ca.crt'"),
+    ({"image_pull_ray_ca_bundle": "/etc/ssl/certs/ca-certificates.crt"},
+     "image_pull_ray_ca_bundle is set, but cluster_image_add_ray is empty"),
+    ({"fabric_sizes": ["1G", "16G"]}, "fabric_sizes: '16G' is above 4G, the largest size the collection runs"),
+    ({"fabric_port": 8000}, "fabric_port and vllm_serve_port both use port 8000"),
+    ({"fabric_min_busbw": -1}, "fabric_min_busbw must be at least 0"),
+    ({"cluster_results_dir": "results"}, "cluster_results_dir must be an absolute path on the controller"),
 ]
 
 

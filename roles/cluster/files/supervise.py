@@ -110,11 +110,16 @@ def ray_missing(answer, nodes, gpus):
 
 # --- what COMMAND needs --------------------------------------------------------------------------------------
 
+def endpoint(address):
+    """(host, port) of HOST:PORT or [IPv6]:PORT."""
+    host, port = address.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
 def tcp_missing(address):
     """[why HOST:PORT does not answer], or [] when it accepts a connection."""
-    host, port = address.rsplit(":", 1)
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+        socket.create_connection(endpoint(address), timeout=2).close()
         return []
     except OSError as exc:
         return [f"{address} does not answer ({exc.strerror or exc})"]
@@ -125,10 +130,9 @@ def held_until_gone(address, done):
     Gone: the connection is reset (the host came back without it) or its keepalive probes go unanswered for
     35 s (KEEPALIVE: the host is down), or it is closed and the port does not answer for GONE seconds
     after (the process ended). A connection closed while the port still answers is opened again."""
-    host, port = address.rsplit(":", 1)
     while not done.is_set():
         try:
-            held = socket.create_connection((host.strip("[]"), int(port)), timeout=2)
+            held = socket.create_connection(endpoint(address), timeout=2)
         except OSError:
             held = None
         if held:

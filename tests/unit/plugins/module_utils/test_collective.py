@@ -7,11 +7,16 @@ format string.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.collective import (
+    MARK,
     bandwidths,
+    check_sizes,
+    collective_args,
+    collective_report,
     format_size,
     gloo_transport,
     judge_collective,
@@ -424,3 +429,85 @@ def test_summary_lines_without_results():
 ])
 def test_transport_line(text, line):
     assert transport_line(nccl_transport(text)) == line
+
+
+# --- the test's command line and its outcome ---------------------------------------------------------------------
+
+ARGS = {"backend": "gloo", "master": "172.28.0.11:29502", "nodes": 2, "node_rank": 1, "ranks_per_node": 1,
+        "ops": ["all_gather", "all_reduce"], "sizes": ["64K", "1M", 4096], "iterations": 5, "warmup": 2, "timeout": 600}
+
+
+def test_collective_args():
+    assert collective_args(ARGS) == [
+        "--backend", "gloo", "--master", "172.28.0.11:29502", "--nodes", "2", "--node-rank", "1",
+        "--ranks-per-node", "1", "--ops", "all_gather", "all_reduce", "--sizes", "65536", "1048576", "4096",
+        "--iters", "5", "--warmup", "2", "--timeout", "600"]
+
+
+def test_sizes_are_bounded_at_4_gib():
+    assert check_sizes(["4G", "1M"]) == [4 * 2**30, 2**20]
+    with pytest.raises(ValueError, match=r"fabric_sizes: '16G' is above 4G, the largest size the collection runs: "
+                                         r"a test with a 16 GiB buffer froze a Spark"):
+        check_sizes(["1M", "16G"])
+    with pytest.raises(ValueError, match="fabric_sizes must list at least one message size"):
+        check_sizes([])
+    with pytest.raises(ValueError, match="fabric_sizes: cannot read '1.5M'"):
+        check_sizes(["1.5M"])
+
+
+def _rank(output, failed=False, finished=1):
+    """An async_status result of a rank's docker_container task (detach false), as Ansible returns it."""
+    if not finished:
+        return {"finished": 0, "ansible_job_id": "j1"}
+    if failed:
+        return {"finished": 1, "failed": True, "msg": output, "status": 1}
+    return {"finished": 1, "changed": True, "container": {"Output": output, "State": {"ExitCode": 0}}}
+
+
+MEASURED = MARK + json.dumps({"backend": "gloo", "ranks": 2, "results": [
+    {"op": "all_gather", "size": 2**20, "seconds": 0.001},
+    {"op": "all_reduce", "size": 2**20, "seconds": 0.002}]})
+
+
+def _report(ranks, rdma=False, min_busbw=0.0, backend="gloo"):
+    return collective_report({"ranks": ranks, "backend": backend, "interface": "eth0", "rdma": rdma,
+                              "min_busbw": min_busbw})
+
+
+def test_collective_report_of_a_passing_gloo_test():
+    report = _report({"spark-1": _rank("warming up\n" + MEASURED + "\n"), "spark-2": _rank("")})
+    assert report["problems"] == []
+    gather, reduce = report["results"]
+    assert gather["algbw"] == pytest.approx(2**20 / 0.001 / 1e9) and gather["busbw"] == pytest.approx(gather["algbw"] / 2)
+    assert reduce["busbw"] == pytest.approx(2**20 / 0.002 / 1e9)   # 2(n-1)/n = 1 at two ranks
+    assert report["lines"][0] == "collective test (gloo, 2 ranks)"
+    assert report["lines"][-1] == "transport: sockets on eth0"
+    assert sorted(report["files"]) == ["results.json", "spark-1.log", "spark-2.log", "summary.txt"]
+    assert report["files"]["spark-1.log"].startswith("warming up")
+    saved = json.loads(report["files"]["results.json"])
+    assert saved["ranks"] == 2 and saved["transport"]["kind"] == "socket" and len(saved["results"]) == 2
+    assert report["files"]["summary.txt"] == "\n".join(report["lines"]) + "\n"
+
+
+def test_collective_report_under_a_pass_mark_above_it():
+    report = _report({"spark-1": _rank(MEASURED), "spark-2": _rank("")}, min_busbw=1000)
+    assert len(report["problems"]) == 1
+    assert report["problems"][0].startswith("all_gather busbw at 1 MiB is 0.52 GB/s, under fabric_min_busbw 1000 GB/s")
+    assert report["lines"][-1] == "problem: " + report["problems"][0]
+
+
+def test_collective_report_of_ranks_that_failed_or_hung():
+    report = _report({"spark-1": _rank("", finished=0),
+                      "spark-2": _rank("Traceback\nRuntimeError: Connection refused\n", failed=True)})
+    assert report["problems"][:2] == [
+        "the rank on spark-1 did not end within fabric_timeout",
+        "the rank on spark-2 failed: Traceback | RuntimeError: Connection refused"]
+    assert report["problems"][2].startswith("the collective test gave no results")
+    assert report["results"] == [] and report["lines"][0] == "collective test (gloo)"
+
+
+def test_collective_report_reads_nccls_transport_from_every_rank():
+    head = MEASURED.replace('"gloo"', '"nccl"') + "\n"
+    report = _report({"spark-1": _rank(head), "spark-2": _rank(SOCKET_CHANNELS)}, rdma=True, backend="nccl")
+    assert report["transport"]["kind"] == "socket"
+    assert report["problems"][0].startswith("NCCL used TCP sockets on")

@@ -311,7 +311,8 @@ def test_an_image_without_ray_is_refused_under_ray_only():
     assert problems == [
         "cluster_image nvcr.io/nvidia/vllm:26.05-py3 has no Ray (vLLM 0.20.1; NVIDIA's images from 26.05 on and "
         "vLLM's own ship without it), and cluster_backend is ray. Either set cluster_backend: mp, vLLM's own "
-        "multi-node launcher, which needs no Ray, or give cluster_image an image that has Ray"]
+        "multi-node launcher, which needs no Ray, or set cluster_image_add_ray to a Ray version (2.60.0), which builds "
+        "once an image of it with that Ray and runs it"]
     assert judge_backend("mp", no_ray, "img") == []
     assert judge_backend("ray", {"ray": "2.60.0", "vllm": "0.32.0", "ray_tokens": True}, "img") == []
     assert judge_backend("ray", None, "img") == []   # absent: checked before its first container starts

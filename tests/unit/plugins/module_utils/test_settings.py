@@ -198,6 +198,22 @@ def test_the_image_archive_is_a_path_on_the_head_sent_from_there():
     assert errors(image_pull_send_timeout=0) == ["image_pull_send_timeout must be at least 1, got 0"]
 
 
+def test_ray_added_to_the_image_is_one_pinned_version_under_ray():
+    assert errors(cluster_image_add_ray="2.60.0") == []
+    assert errors(cluster_image_add_ray="2.52.0rc1", image_pull_ray_ca_bundle="/etc/ssl/certs/ca.crt") == []
+    for loose in ("2.60", ">=2.52", "latest", "2.60.0 "):
+        assert errors(cluster_image_add_ray=loose) == [
+            f"cluster_image_add_ray must be one pinned version like 2.60.0, got {loose!r}"]
+    assert errors(cluster_image_add_ray="2.60.0", cluster_backend="mp") == [
+        "cluster_image_add_ray is set, but cluster_backend is mp, which runs no Ray: unset cluster_image_add_ray (or "
+        "set cluster_backend: ray)"]
+    assert errors(cluster_image_add_ray="2.60.0", image_pull_ray_ca_bundle="ca.crt") == [
+        "image_pull_ray_ca_bundle must be an absolute path other than /, got 'ca.crt'"]
+    assert errors(image_pull_ray_ca_bundle="/etc/ssl/certs/ca.crt") == [
+        "image_pull_ray_ca_bundle is set, but cluster_image_add_ray is empty: no image with Ray is built; set "
+        "cluster_image_add_ray to the Ray version to add"]
+
+
 def test_the_backend_and_its_port_are_checked():
     assert "cluster_backend" in " ".join(errors(cluster_backend="dask"))
     assert errors(cluster_mp_master_port=0) == ["cluster_mp_master_port must be a TCP port between 1 and 65535, got 0"]
@@ -320,3 +336,20 @@ def test_produced_lists_every_prefixed_variable_the_roles_set():
                 found.add(inner.get("register", ""))
                 found.update(inner.get("ansible.builtin.set_fact", {}) or {})
     assert {name for name in found if name.startswith(prefixes)} == PRODUCED
+
+
+def test_the_fabric_checks_settings():
+    assert errors(fabric_sizes=["64K", "1M", "4G"], fabric_min_busbw=0, cluster_results_dir="/srv/results") == []
+    assert errors(fabric_sizes=["16G"]) == [
+        "fabric_sizes: '16G' is above 4G, the largest size the collection runs: a test with a 16 GiB buffer froze a "
+        "Spark (unified memory)"]
+    assert errors(fabric_sizes=[]) == ["fabric_sizes must list at least one message size, e.g. [1M, 16M, 256M, 1G]"]
+    assert "fabric_sizes: cannot read 'lots'" in errors(fabric_sizes=["lots"])[0]
+    assert errors(fabric_min_busbw=-1) == ["fabric_min_busbw must be at least 0, got -1.0"]
+    assert errors(fabric_iterations=0) == ["fabric_iterations must be at least 1, got 0"]
+    assert errors(fabric_port=8000) == ["fabric_port and vllm_serve_port both use port 8000: give each its own"]
+    assert errors(fabric_ops=["broadcast"]) == [
+        "value of fabric_ops must be one or more of: all_gather, all_reduce. Got no match for: broadcast (role fabric)"]
+    assert errors(cluster_results_dir="results") == [
+        "cluster_results_dir must be an absolute path on the controller, or one under ~, got 'results'"]
+    assert errors(cluster_results_dir="~/stacked-sparks-results") == []
