@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.bench import check_rate
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.collective import check_sizes
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
     OptionError,
@@ -109,6 +110,13 @@ def _pinned_version(value, var):
 def _message_sizes(value, var):
     try:
         check_sizes(value)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _request_rate(value, var):
+    try:
+        check_rate(value)
     except ValueError as exc:
         _fail(str(exc))
 
@@ -255,6 +263,13 @@ RULES = {
     "vllm_serve_wait_timeout": _at_least(1),
     "vllm_serve_smoke_url": _url,
     "vllm_serve_smoke_max_tokens": _at_least(1),
+    "vllm_serve_bench_dataset_path": _absolute_or_empty,
+    "vllm_serve_bench_input_len": _at_least(1),
+    "vllm_serve_bench_output_len": _at_least(1),
+    "vllm_serve_bench_num_prompts": _at_least(1),
+    "vllm_serve_bench_request_rate": _request_rate,
+    "vllm_serve_bench_max_concurrency": _at_least(0),
+    "vllm_serve_bench_timeout": _at_least(1),
 }
 
 
@@ -342,6 +357,9 @@ def _cross(settings, nodes):
     if settings.get("cluster_image_add_ray") and settings.get("cluster_backend") == "mp":
         errors.append("cluster_image_add_ray is set, but cluster_backend is mp, which runs no Ray: unset "
                       "cluster_image_add_ray (or set cluster_backend: ray)")
+    if settings.get("vllm_serve_bench_dataset") == "sharegpt" and not settings.get("vllm_serve_bench_dataset_path"):
+        errors.append("vllm_serve_bench_dataset is sharegpt, but vllm_serve_bench_dataset_path is empty: give the "
+                      "ShareGPT JSON file on the head")
     if settings.get("image_pull_ray_ca_bundle") and not settings.get("cluster_image_add_ray"):
         errors.append("image_pull_ray_ca_bundle is set, but cluster_image_add_ray is empty: no image with Ray is "
                       "built; set cluster_image_add_ray to the Ray version to add")

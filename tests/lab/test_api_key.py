@@ -43,6 +43,18 @@ def test_smoke_playbook_sends_the_key(keyed_run):
     assert KEY not in run.output
 
 
+def test_the_benchmark_sends_the_key_from_the_secrets_file(keyed_run, tmp_path):
+    """vllm bench serve gets the key as OPENAI_API_KEY inside its container, from the secrets file: every request
+    answered, and the key nowhere in Ansible's output or the results."""
+    run = playbook("playbooks/benchmark.yml", "-vv", "-e", f"vllm_serve_api_key={KEY}", "-e",
+                   f"cluster_results_dir={tmp_path}")
+    assert run.rc == 0, run.output
+    assert "requests: 8 completed, 0 failed" in " ".join(run.output.split())
+    assert KEY not in run.output.replace(f"vllm_serve_api_key={KEY}", "")   # the command line Ansible echoes at -vv
+    for path in tmp_path.rglob("*"):
+        assert path.is_dir() or KEY not in path.read_text(), f"the key is in {path}"
+
+
 def test_secrets_show_nowhere(keyed_run):
     assert KEY not in keyed_run.output and TOKEN not in keyed_run.output
     inspect = docker(HEAD, "inspect", VLLM).stdout

@@ -96,6 +96,8 @@ BAD_INPUTS = [
     ({"fabric_port": 8000}, "fabric_port and vllm_serve_port both use port 8000"),
     ({"fabric_min_busbw": -1}, "fabric_min_busbw must be at least 0"),
     ({"cluster_results_dir": "results"}, "cluster_results_dir must be an absolute path on the controller"),
+    ({"vllm_serve_bench_request_rate": "fast"}, "vllm_serve_bench_request_rate must be requests per second above 0"),
+    ({"vllm_serve_bench_dataset": "sharegpt"}, "vllm_serve_bench_dataset is sharegpt, but vllm_serve_bench_dataset_path is empty"),
 ]
 
 

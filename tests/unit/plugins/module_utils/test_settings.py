@@ -353,3 +353,15 @@ def test_the_fabric_checks_settings():
     assert errors(cluster_results_dir="results") == [
         "cluster_results_dir must be an absolute path on the controller, or one under ~, got 'results'"]
     assert errors(cluster_results_dir="~/stacked-sparks-results") == []
+
+
+def test_the_benchmarks_settings():
+    assert errors(vllm_serve_bench_request_rate="2.5", vllm_serve_bench_max_concurrency=0) == []
+    assert errors(vllm_serve_bench_request_rate="fast") == [
+        "vllm_serve_bench_request_rate must be requests per second above 0, or inf, got 'fast'"]
+    assert errors(vllm_serve_bench_num_prompts=0) == ["vllm_serve_bench_num_prompts must be at least 1, got 0"]
+    assert errors(vllm_serve_bench_dataset="sharegpt") == [
+        "vllm_serve_bench_dataset is sharegpt, but vllm_serve_bench_dataset_path is empty: give the ShareGPT JSON file "
+        "on the head"]
+    assert errors(vllm_serve_bench_dataset="sharegpt", vllm_serve_bench_dataset_path="sharegpt.json") == [
+        "vllm_serve_bench_dataset_path must be an absolute path other than /, got 'sharegpt.json'"]
