@@ -397,6 +397,25 @@ def rdma_on_interface(devices, interface):
     return [device["name"] for device in devices if interface in device["netdevs"]]
 
 
+# A PCI network device's name without its PCI domain: enP2p1s0f1np1 and enp1s0f1np1 are one port's two halves
+# (a DGX Spark's ConnectX-7 shows each QSFP port as two net devices, each with its RoCE device, in two domains).
+_PCI_NETDEV = re.compile(r"^en(?:P\d+)?(p\d+s\d+(?:f\d+)?(?:np\d+)?)$")
+
+
+def port_twins(interface, netdevs):
+    """interface and the net devices among netdevs of the same port in another PCI domain (its twins)."""
+    found = _PCI_NETDEV.match(interface or "")
+    twins = {name for name in netdevs if found and (_PCI_NETDEV.match(name) or [None, None])[1] == found.group(1)}
+    return sorted(twins | {interface})
+
+
+def fabric_port_devices(devices, interface):
+    """The active RDMA devices of the fabric port: those of interface and of its twins (both RoCE devices behind a
+    DGX Spark's cabled port), what NCCL_IB_HCA should name so that NCCL uses them all and nothing else."""
+    port = set(port_twins(interface, [name for device in devices for name in device["netdevs"]]))
+    return [device["name"] for device in devices if device["state"] == "ACTIVE" and port & set(device["netdevs"])]
+
+
 def judge_rdma(devices, interface, mode, dev_dir_exists):
     """Judge the RDMA devices on the fabric interface for NCCL (nothing to judge without an interface).
     mode: auto, required or disabled; dev_dir_exists: whether /dev/infiniband exists (what the containers are given).
@@ -404,7 +423,7 @@ def judge_rdma(devices, interface, mode, dev_dir_exists):
     active = [device["name"] for device in devices if device["state"] == "ACTIVE"]
     on_iface = rdma_on_interface(devices, interface) if interface else []
     facts = {"rdma_on_interface": on_iface, "rdma_active": active,
-             "rdma_nccl_ib_hca": ",".join(active) if len(active) > 1 else ""}
+             "rdma_nccl_ib_hca": ",".join(fabric_port_devices(devices, interface)) if interface else ""}
     if mode == "disabled" or not interface:
         return facts, [], []
     where = f"on {interface}"

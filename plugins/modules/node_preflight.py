@@ -183,7 +183,7 @@ EXAMPLES = r"""
 
 - name: Suggest both RoCE devices of the port to NCCL
   ansible.builtin.debug:
-    msg: "Set cluster_nccl_ib_hca: {{ preflight.rdma_nccl_ib_hca }} to use every active RoCE device"
+    msg: "NCCL_IB_HCA on this node: {{ preflight.rdma_nccl_ib_hca }} (the RoCE devices of the fabric port)"
   when: preflight.rdma_nccl_ib_hca and not cluster_nccl_ib_hca
 """
 
@@ -340,8 +340,10 @@ rdma_active:
   sample: [roceP2p1s0f1, rocep1s0f1]
 rdma_nccl_ib_hca:
   description:
-    - A value for C(NCCL_IB_HCA) (C(cluster_nccl_ib_hca)) when several RDMA devices are active, as behind the
-      cabled port of a DGX Spark, so that NCCL uses them all; empty otherwise.
+    - C(NCCL_IB_HCA) for this node, the active RDMA devices of the fabric port, O(interface) and its twins (the net
+      devices of the same port in another PCI domain; a DGX Spark shows its cabled port as two, each with a RoCE
+      device), so that NCCL uses them all and nothing else; empty without such a device. The containers get it
+      where C(cluster_nccl_ib_hca) is empty.
   returned: always
   type: str
   sample: roceP2p1s0f1,rocep1s0f1

@@ -48,6 +48,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.preflight impo
     judge_interface,
     judge_ports,
     judge_rdma,
+    port_twins,
     judge_ssh_host_key,
     listening_ports,
     nearest_existing,
@@ -527,7 +528,7 @@ def test_judge_rdma_without_a_device(mode, problems, warnings):
 def test_judge_rdma_device_down_or_not_usable_in_containers():
     down = dict(SPARK_RDMA, rocep1s0f1={"netdevs": ["enp1s0f1np1"], "port_states": ["1: DOWN"]})
     facts, _problems, warnings = judge_rdma(rdma_devices(down), "enp1s0f1np1", "auto", True)
-    assert facts["rdma_nccl_ib_hca"] == ""  # a single active device needs no NCCL_IB_HCA
+    assert facts["rdma_nccl_ib_hca"] == "roceP2p1s0f1"  # the twin alone is left active
     assert warnings == ["the RDMA device on enp1s0f1np1 is not active (rocep1s0f1 DOWN): NCCL will fall back to "
                         "TCP sockets (~3 GB/s instead of ~23 GB/s)"]
     _facts, _problems, warnings = judge_rdma(rdma_devices(SPARK_RDMA), "enp1s0f1np1", "auto", False)
@@ -540,7 +541,20 @@ def test_judge_rdma_judges_nothing_without_an_interface():
     facts, problems, warnings = judge_rdma(rdma_devices(SPARK_RDMA), None, "auto", True)
     assert (problems, warnings) == ([], [])
     assert facts == {"rdma_on_interface": [], "rdma_active": ["roceP2p1s0f1", "rocep1s0f1"],
-                     "rdma_nccl_ib_hca": "roceP2p1s0f1,rocep1s0f1"}
+                     "rdma_nccl_ib_hca": ""}
+
+
+def test_nccl_ib_hca_names_the_fabric_ports_devices_and_no_other():
+    """Both halves of a Spark's cabled port, not the active device of another port (a second cable, a NIC)."""
+    two_ports = dict(SPARK_RDMA, mlx5_4={"netdevs": ["enp3s0np0"], "port_states": ["1: ACTIVE\n"]})
+    devices = rdma_devices(two_ports)
+    assert judge_rdma(devices, "enp1s0f1np1", "auto", True)[0]["rdma_nccl_ib_hca"] == "roceP2p1s0f1,rocep1s0f1"
+    assert judge_rdma(devices, "enP2p1s0f1np1", "auto", True)[0]["rdma_nccl_ib_hca"] == "roceP2p1s0f1,rocep1s0f1"
+    assert judge_rdma(devices, "enp3s0np0", "auto", True)[0]["rdma_nccl_ib_hca"] == "mlx5_4"
+    assert judge_rdma(devices, "eth0", "auto", True)[0]["rdma_nccl_ib_hca"] == ""
+    assert port_twins("enp1s0f1np1", ["enp1s0f0np0", "enP2p1s0f1np1", "enP2p1s0f0np0"]) == [
+        "enP2p1s0f1np1", "enp1s0f1np1"]
+    assert port_twins("bond0", ["enp1s0f1np1"]) == ["bond0"]
 
 
 def test_interface_summary_and_judge():
