@@ -15,6 +15,7 @@ VM_BRIDGE=${SPARKS_VM_BRIDGE:-sparksvm0}
 VM_NET_PREFIX=10.231.0
 VM_NETWORK=$VM_NET_PREFIX.0/24
 VM_HOST_IP=$VM_NET_PREFIX.1
+VM_MTU=9000   # the taps': jumbo frames pass between the VMs, as on two Sparks' cable (net-up)
 VM_REGISTRY=$VM_HOST_IP:5000
 VM_IMAGE_REF=$VM_REGISTRY/stacked-sparks/tiny:1
 

@@ -540,7 +540,7 @@ def failure_message(hostname, problems):
 
 # --- the fabric across the nodes -------------------------------------------------------------------------------
 
-_FABRIC_OPTIONS = ("interface", "interfaces", "network", "node_ips", "nodes")
+_FABRIC_OPTIONS = ("interface", "interfaces", "mtu", "network", "node_ips", "nodes")
 
 
 def _unset(value):
@@ -627,6 +627,14 @@ def _fabric_network(network, nodes):
     return base.network, f"the network of {head['host']}, the head"
 
 
+def _target_mtu(value):
+    """cluster_fabric_mtu as fabric_report's option mtu: the MTU the run sets, or 0 (none)."""
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        raise PreflightError(f"cluster_fabric_mtu must be an MTU, got {value!r}") from None
+
+
 def fabric_report(options):
     """Cross-node checks of the fabric from the nodes' Ansible network facts, and each node's fabric address (the
     one place it is decided); see fabric_report.yml. Returns {errors, warnings, lines, node_ips, head_ip, subnet}.
@@ -687,11 +695,16 @@ def fabric_report(options):
                           "(cluster_node_ip)")
     present = [node for node in seen if node["present"]]
     mtus = [(node["host"], node["mtu"]) for node in present if node["mtu"]]
+    target = _target_mtu(options.get("mtu"))
+    if target:
+        lines = [f"{line} (cluster_fabric_mtu: {target})" for line in lines]
+        if target < GOOD_MTU:
+            warnings.append(f"cluster_fabric_mtu is {target}, below {GOOD_MTU}. {MTU_ADVICE}")
     low = [f"{host} {mtu}" for host, mtu in mtus if mtu < GOOD_MTU]
-    if low:
+    if low and not target:
         warnings.append(f"MTU below {GOOD_MTU} on {interface}: {', '.join(low)}. {MTU_ADVICE}: set MTU "
-                        f"{GOOD_MTU} on the fabric of every node")
-    if len({mtu for _host, mtu in mtus}) > 1:
+                        f"{GOOD_MTU} on the fabric of every node (cluster_fabric_mtu does, for good)")
+    if len({mtu for _host, mtu in mtus}) > 1 and not target:
         warnings.append(f"the MTU of {interface} differs between the nodes: "
                         f"{', '.join(f'{host} {mtu}' for host, mtu in mtus)}; set the same on every node "
                         "(frames above the smallest are dropped)")

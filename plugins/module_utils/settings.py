@@ -66,6 +66,11 @@ def _at_least(minimum):
     return check
 
 
+def _mtu(value, var):
+    if value is not None and value != 0 and not 1280 <= value <= 9216:
+        _fail(f"{var} must be 0 (leave the MTU as it is) or an MTU from 1280 to 9216, got {value}")
+
+
 def _image(value, var):
     if not _IMAGE.match(value or ""):
         _fail(f"{var} must be an image reference like registry.example.com/team/vllm:tag (lower-case path, "
@@ -207,6 +212,7 @@ RULES = {
     "cluster_image_add_ray": _pinned_version,
     "cluster_fabric_interface": check_interface,
     "cluster_fabric_network": _cidr,
+    "cluster_fabric_mtu": _mtu,
     "cluster_node_ip": _ip,
     "cluster_hf_cache_dir": _absolute,
     "cluster_compile_cache_dir": _absolute,

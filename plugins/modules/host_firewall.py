@@ -103,6 +103,7 @@ rules:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.files import keep_file
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.firewall import (
     FirewallError,
     chain_rules,
@@ -114,28 +115,6 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.firewall impor
 
 EPHEMERAL = "/proc/sys/net/ipv4/ip_local_port_range"
 COMMANDS = {"ipv4": ("iptables", "iptables-restore"), "ipv6": ("ip6tables", "ip6tables-restore")}
-
-
-def keep_file(path, text, check_mode):
-    """Make the file at path hold text (None: no file); whether that changed it."""
-    try:
-        with open(path) as handle:
-            if handle.read() == text:
-                return False
-    except FileNotFoundError:
-        if text is None:
-            return False
-    if check_mode:
-        return True
-    if text is None:
-        os.remove(path)
-        return True
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    with open(path + ".new", "w") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(text)
-    os.replace(path + ".new", path)
-    return True
 
 
 def main():

@@ -95,6 +95,7 @@ BAD_INPUTS = [
     ({"fabric_sizes": ["1G", "16G"]}, "fabric_sizes: '16G' is above 4G, the largest size the collection runs"),
     ({"fabric_port": 8000}, "fabric_port and vllm_serve_port both use port 8000"),
     ({"fabric_min_busbw": -1}, "fabric_min_busbw must be at least 0"),
+    ({"cluster_fabric_mtu": 90000}, "cluster_fabric_mtu must be 0 (leave the MTU as it is) or an MTU from 1280 to 9216"),
     ({"cluster_results_dir": "results"}, "cluster_results_dir must be an absolute path on the controller"),
     ({"vllm_serve_bench_request_rate": "fast"}, "vllm_serve_bench_request_rate must be requests per second above 0"),
     ({"vllm_serve_bench_dataset": "sharegpt"}, "vllm_serve_bench_dataset is sharegpt, but vllm_serve_bench_dataset_path is empty"),

@@ -25,7 +25,7 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 SCENARIO_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = SCENARIO_DIR.parent.parent
 # The tags molecule.yml gives converge and idempotence.
-SITE_TAGS = "nfs_server,nfs_client,ssh_trust,image_pull"
+SITE_TAGS = "fabric_mtu,nfs_server,nfs_client,ssh_trust,image_pull"
 VM_CACHE = Path(os.environ.get("SPARKS_VM_CACHE", str(Path.home() / ".cache/stacked-sparks/vm")))
 REGISTRY_LOG = VM_CACHE / "run" / "registry.log"
 # One access-log line of the registry: client address, method, path.
@@ -59,6 +59,8 @@ class PlaybookRun:
     # (role, task, host) of every changed result; role is the role's short name, or "" for a play's own task
     changed: list[tuple[str, str, str]] = field(default_factory=list)
     stderr: str = ""
+    # host -> the messages of its failed results
+    messages: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -112,7 +114,14 @@ class Lab:
             for host, result in task["hosts"].items()
             if result.get("changed")
         ]
-        return PlaybookRun(proc.returncode, data["stats"], changed, proc.stderr)
+        messages: dict = {}
+        for play in data["plays"]:
+            for task in play["tasks"]:
+                for host, result in task["hosts"].items():
+                    if result.get("failed"):
+                        messages.setdefault(host, []).append(str(result.get("msg", "")))
+        return PlaybookRun(proc.returncode, data["stats"], changed, proc.stderr,
+                           {host: "\n".join(found) for host, found in messages.items()})
 
 
 @pytest.fixture(scope="session")

@@ -709,7 +709,7 @@ def test_fabric_report_mtu_and_speed_warnings():
     assert result["errors"] == []
     assert result["warnings"] == [
         "MTU below 9000 on enp1s0f1np1: spark-1 1500. NCCL over RoCE reaches ~23.7 GB/s at MTU 9000, ~19-21 at "
-        "1500: set MTU 9000 on the fabric of every node",
+        "1500: set MTU 9000 on the fabric of every node (cluster_fabric_mtu does, for good)",
         "the MTU of enp1s0f1np1 differs between the nodes: spark-1 1500, spark-2 9000; set the same on every node "
         "(frames above the smallest are dropped)",
         "the link speed of enp1s0f1np1 differs between the nodes: spark-1 200000 Mb/s, spark-2 100000 Mb/s; check "
@@ -718,6 +718,18 @@ def test_fabric_report_mtu_and_speed_warnings():
     # a speed the device does not tell is not a difference
     assert report({"spark-1": iface(), "spark-2": iface("192.168.100.11", speed=-1)})["warnings"] == []
     assert report({"spark-1": iface(), "spark-2": iface("192.168.100.11", speed=None)})["warnings"] == []
+
+
+def test_fabric_report_with_cluster_fabric_mtu_speaks_of_the_mtu_the_run_sets():
+    nodes = {"spark-1": iface(mtu=1500), "spark-2": iface("192.168.100.11", mtu=9000)}
+    result = report(nodes, mtu=9000)
+    assert result["warnings"] == []   # the present MTUs, low or differing, are about to change
+    assert result["lines"][0] == "spark-1: enp1s0f1np1 up, 192.168.100.10/24, MTU 1500, 200000 Mb/s (cluster_fabric_mtu: 9000)"
+    assert report(nodes, mtu=4200)["warnings"] == [
+        "cluster_fabric_mtu is 4200, below 9000. NCCL over RoCE reaches ~23.7 GB/s at MTU 9000, ~19-21 at 1500"]
+    assert len(report(nodes, mtu=0)["warnings"]) == 2   # 0: the MTU is left alone, and warned about
+    with pytest.raises(PreflightError, match="cluster_fabric_mtu must be an MTU, got 'jumbo'"):
+        report(nodes, mtu="jumbo")
 
 
 def test_fabric_report_ipv6_is_out_of_scope():
@@ -748,7 +760,7 @@ def test_fabric_report_head_without_address_needs_a_network():
      "cluster_node_ip of spark-1 must be an IP address, got 'spark-1'"),
     ({"nodes": {"spark-1": None}, "interface": "eth0", "node_ips": ["192.168.100.10"]}, "node_ips must be a dict"),
     ({"nodes": {"spark-1": None}, "interface": "eth0", "head": "spark-1"},
-     "unknown option(s) head; it knows interface, interfaces, network, node_ips, nodes"),
+     "unknown option(s) head; it knows interface, interfaces, mtu, network, node_ips, nodes"),
 ])
 def test_fabric_report_bad_options(options, message):
     with pytest.raises(PreflightError) as err:

@@ -365,3 +365,12 @@ def test_the_benchmarks_settings():
         "on the head"]
     assert errors(vllm_serve_bench_dataset="sharegpt", vllm_serve_bench_dataset_path="sharegpt.json") == [
         "vllm_serve_bench_dataset_path must be an absolute path other than /, got 'sharegpt.json'"]
+
+
+def test_the_fabric_mtu_is_0_or_an_mtu():
+    assert errors(cluster_fabric_mtu=9000) == [] and errors(cluster_fabric_mtu=0) == []
+    assert errors(cluster_fabric_mtu=1280) == [] and errors(cluster_fabric_mtu=9216) == []
+    for bad in (576, 9217, -1):
+        assert errors(cluster_fabric_mtu=bad) == [
+            f"cluster_fabric_mtu must be 0 (leave the MTU as it is) or an MTU from 1280 to 9216, got {bad}"]
+    assert "'cluster_fabric_mtu' is of type str and we were unable to convert to int" in errors(cluster_fabric_mtu="jumbo")[0]
