@@ -76,6 +76,13 @@ def test_the_state_api_is_asked_with_the_rays_token_where_the_container_has_one(
     assert [auth for _path, auth in dashboard.requests] == [None, "Bearer ray-token-3b9f"]
 
 
+def rest(run, timeout):
+    """What the supervisor writes until it exits. Not communicate(): with a timeout it reads the pipe itself, past
+    the lines an earlier readline() already took into stdout's buffer (a race that lost the last line)."""
+    run.wait(timeout=timeout)
+    return run.stdout.read()
+
+
 def start(tmp_path, *options, command=("sh", "-c", "echo boom; exit 3")):
     env = {"STACKED_SPARKS_SUPERVISE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     return subprocess.Popen([sys.executable, str(SCRIPT), "--name", "sparks-vllm", "--limit", "2", "--backoff", "0",
@@ -86,7 +93,7 @@ def start(tmp_path, *options, command=("sh", "-c", "echo boom; exit 3")):
 def test_a_crash_loop_stops_after_the_limit_and_a_stop_starts_the_count_again(tmp_path):
     for failure in (1, 2):
         run = start(tmp_path)
-        out = run.communicate(timeout=30)[0]
+        out = rest(run, 30)
         assert run.returncode == 3, out          # the command's exit code: Docker's policy starts it again
         assert "boom" in out and f"failure {failure} of 2 in a row" in out, out
     gave_up = start(tmp_path)
@@ -98,7 +105,7 @@ def test_a_crash_loop_stops_after_the_limit_and_a_stop_starts_the_count_again(tm
     assert "  boom" in text
     assert gave_up.poll() is None, "it must stay up, starting nothing, until it is stopped"
     gave_up.send_signal(signal.SIGTERM)           # docker restart, a rerun, a shutdown
-    out = gave_up.communicate(timeout=30)[0]
+    out = rest(gave_up, 30)
     assert gave_up.returncode == 0, out
     assert not (tmp_path / "gave-up").exists() and not (tmp_path / "supervise.json").exists()
 
@@ -108,7 +115,7 @@ def test_a_stop_is_passed_on_to_the_command(tmp_path):
     assert run.stdout.readline().startswith("[stacked-sparks supervise sparks-vllm] starting")
     assert run.stdout.readline().strip() == "up"
     run.send_signal(signal.SIGTERM)
-    out = run.communicate(timeout=30)[0]
+    out = rest(run, 30)
     assert run.returncode == 0 and "stopping" in out, out
     assert not (tmp_path / "supervise.json").exists()
 
@@ -121,7 +128,7 @@ def test_it_waits_for_the_port_it_needs_and_does_not_count_an_exit_after_it_went
     first = run.stdout.readline()
     assert f"waiting 0 s for: 127.0.0.1:{port} does not answer" in first, first
     with socket.create_server(("127.0.0.1", port)) as server:
-        out = run.communicate(timeout=30)[0]
+        out = rest(run, 30)
         assert "ran" in out and "failure 1 of 2 in a row" in out, out   # exit 0 with the port there: a failure
         server.close()
     run = start(tmp_path, "--wait-tcp", f"127.0.0.1:{port}", command=("sh", "-c", "sleep 1; exit 1"))
@@ -132,7 +139,7 @@ def test_it_waits_for_the_port_it_needs_and_does_not_count_an_exit_after_it_went
         line = run.stdout.readline()
         while "starting" not in line:
             line = run.stdout.readline()
-    out = run.communicate(timeout=30)[0]
+    out = rest(run, 30)
     assert f"not counted, it lost: 127.0.0.1:{port} does not answer" in out, out
     assert json.loads((tmp_path / "supervise.json").read_text())["failures"] == 1
 
@@ -145,7 +152,7 @@ def test_it_waits_for_the_firewall_before_it_starts_anything(tmp_path):
     time.sleep(1.5)
     assert run.poll() is None, "nothing may start before the rules are in place"
     ready.touch()                                 # stacked-sparks-firewall has put the rules back
-    out = run.communicate(timeout=30)[0]
+    out = rest(run, 30)
     assert "listening" in out, out
 
 
@@ -180,7 +187,7 @@ def test_a_worker_whose_head_went_away_stops_and_waits_for_it_again(tmp_path):
     assert f"127.0.0.1:{port} went away: stopping sh, to wait for it to come back" in line, line
     assert time.monotonic() - began < supervise.GONE + 5, line
     with socket.create_server(("127.0.0.1", port)):   # a new head, already up when the command has exited
-        out = run.communicate(timeout=60)[0]
+        out = rest(run, 60)
     assert f"not counted, it lost: 127.0.0.1:{port} went away while it ran" in out, out
     assert json.loads((tmp_path / "supervise.json").read_text())["failures"] == 0
 
@@ -196,6 +203,6 @@ def test_a_reset_connection_is_a_head_that_came_back_without_it(tmp_path):
     held.close()                                  # a reset; the port still answers
     line = run.stdout.readline()
     assert f"127.0.0.1:{port} went away: stopping sh" in line, line
-    out = run.communicate(timeout=60)[0]
+    out = rest(run, 60)
     assert f"not counted, it lost: 127.0.0.1:{port} went away while it ran" in out, out
     server.close()
