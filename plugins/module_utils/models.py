@@ -188,9 +188,10 @@ def _entry(index, entry, count, settings, inventory):
         "pipeline_parallel_size": 1,
         "nodes": list(inventory),
         "gpu_memory_utilization": GPU_MEMORY_DEFAULT if share is None else share,
-        "extra_args": [],
+        "max_model_len": settings.get("vllm_serve_max_model_len"),
+        "extra_args": list(settings.get("vllm_serve_extra_args") or []),
         "port": settings.get("vllm_serve_port") if count == 1 else None,
-        "env": {},
+        "env": dict(settings.get("vllm_serve_env") or {}),
     }
     checks = {
         "name": _name,
@@ -241,10 +242,11 @@ def _resolve(settings, inventory):
     return models, [_label(index, entry) for index, entry in enumerate(entries)], errors
 
 
-def needs_gateway(models, api_port):
-    """Whether the gateway must run on api_port (vllm_serve_port): some model listens elsewhere. Never for the one
-    model of the single-model settings, nor for a lone entry of vllm_serve_models without a port of its own."""
-    return any(model["port"] != api_port for model in models)
+def needs_gateway(models, api_port, head):
+    """Whether the gateway must run on api_port (vllm_serve_port) on the head: some model listens elsewhere (on
+    another port, or on another node). Never for the one model of the single-model settings, nor for a lone entry
+    of vllm_serve_models on the head without a port of its own."""
+    return any(model["port"] != api_port or (model["nodes"] and model["nodes"][0] != head) for model in models)
 
 
 def _twice(models, labels, key, what, advice):
@@ -279,20 +281,21 @@ def _reserved(reserved_ports):
     return ranges
 
 
-def _ports(models, labels, settings, reserved_ports):
+def _ports(models, labels, settings, reserved_ports, head):
     """Each model's port against the others', the ports of reserved_ports and, where the gateway runs, the
     gateway's (vllm_serve_port)."""
     errors = _twice(models, labels, "port", "both use port", "give each its own")
     api = settings.get("vllm_serve_port")
     ranges = _reserved(reserved_ports)
-    gateway = needs_gateway([model for model in models if model and model["port"] is not None], api)
-    if gateway and isinstance(api, int) and not any(low <= api <= high for low, high, _name in ranges):
-        ranges.append((api, api, "vllm_serve_port (where the gateway listens)"))
+    gateway = needs_gateway([model for model in models if model and model["port"] is not None], api, head)
+    gateway_port = [(api, api, "vllm_serve_port (where the gateway listens)")] if gateway and isinstance(api, int) \
+        and not any(low <= api <= high for low, high, _name in ranges) else []
     for index, model in enumerate(models):
         port = model and model["port"]
         if port is None or (port == api and not gateway):
             continue   # no port, or the API itself, whose port the settings checks judge
-        for low, high, name in ranges:
+        on_head = bool(model["nodes"]) and model["nodes"][0] == head   # where the gateway is
+        for low, high, name in ranges + (gateway_port if on_head else []):
             if low == high == port:
                 errors.append(f"{labels[index]}: port and {name} both use port {port}: give each its own")
             elif low <= port <= high:
@@ -317,6 +320,22 @@ def _gpus(models, labels, gpus_per_node):
             f"but its nodes have {len(nodes)} node(s) x {gpus_per_node} GPU(s) (cluster_gpus_per_node) = "
             f"{len(nodes) * gpus_per_node}: vLLM could never place its workers (or would leave GPUs idle); make them "
             "equal")
+    return errors
+
+
+def _spans(models, labels, inventory):
+    """At most one model spans several nodes, and it spans all of them: under cluster_backend ray its vLLM places
+    its workers through the Ray cluster, whose placement groups take a whole GPU of every node for each worker
+    (two such models would wait for each other's GPUs); under mp it holds the one rendezvous port
+    (cluster_mp_master_port). The models on one node each run there alone, outside Ray."""
+    spanning = [index for index, model in enumerate(models) if model and model["nodes"] and len(model["nodes"]) > 1]
+    errors = [f"{labels[index]}: nodes names {len(models[index]['nodes'])} of the {len(inventory)} nodes: a model on "
+              f"several nodes runs on all of them (nodes: {ALL_NODES}), or on one"
+              for index in spanning if len(models[index]["nodes"]) != len(inventory)]
+    if len(spanning) > 1:
+        errors.append(f"{_and([labels[index] for index in spanning])} each run on several nodes: one model may span "
+                      "the nodes (its workers take a whole GPU of each), the others run on one node each "
+                      "(nodes: [a host])")
     return errors
 
 
@@ -350,8 +369,8 @@ def served_models(settings, nodes, gpus_per_node):
     With vllm_serve_models empty, one model from the single-model settings (vllm_serve_model,
     vllm_serve_served_model_name, ..., vllm_serve_port, vllm_serve_env) on every node, single True: what the
     collection served before the list. Else one per entry, in the list's order, single False: served_model_name
-    the model where unset, tensor and pipeline parallel size 1, nodes all (every node), gpu_memory_utilization
-    vllm_serve_gpu_memory_utilization, max_model_len None (the model's own), extra_args [], env {}, port
+    the model where unset, tensor and pipeline parallel size 1, nodes all (every node), gpu_memory_utilization,
+    max_model_len, extra_args and env those of the single-model settings (vllm_serve_gpu_memory_utilization, ...), port
     vllm_serve_port for a lone entry (served without the gateway), required with several. nodes comes back as
     host names in the inventory's order.
     Raises OptionError with check_models' messages (reserved ports aside) where the list has problems.
@@ -371,8 +390,9 @@ def _checks(models, labels, settings, inventory, gpus_per_node, reserved_ports):
     return (_twice(models, labels, "name", "are both named", "each model needs a name of its own (it names containers)")
             + _twice(models, labels, "served_model_name", "are both served as",
                      "the gateway routes by that name; give each its own served_model_name")
-            + _ports(models, labels, settings, reserved_ports)
+            + _ports(models, labels, settings, reserved_ports, inventory[0] if inventory else None)
             + _gpus(models, labels, gpus_per_node)
+            + _spans(models, labels, inventory)
             + _memory(models, labels, inventory))
 
 
@@ -386,39 +406,76 @@ def check_models(settings, nodes, gpus_per_node, reserved_ports):
     Checks each entry (keys known, name and model set, the name's form, the types and ranges of the values, the
     nodes in the inventory, a port for each of several entries), then the entries together: names, served names
     and ports used once, no port among the reserved ones, tensor x pipeline parallel size equal to the GPUs of the
-    entry's nodes, and the shares of the GPUs' memory of the models on one node at most 1 in all.
+    entry's nodes, at most one model on several nodes (and then on all of them), and the shares of the GPUs' memory of the models on one node at most 1 in all.
     Empty for the single-model settings, which the settings checks judge.
     """
     models, labels, errors = _resolve(settings, nodes)
     return errors + _checks(models, labels, settings, nodes, gpus_per_node, reserved_ports)
 
 
-def gateway_config(models, api_key_env, backend_key_env=None):
-    """The gateway's config.yaml (a LiteLLM proxy), as a dict: each model under its served name, sent to its
-    vLLM on the gateway's host.
+def serving_plan(settings, nodes, node_ips, gpus_per_node, backend, container):
+    """Where and how each model runs: {"gateway": bool, "models": [...]}, the models in served_models()' order.
 
-    models: served_models()' list.
-    api_key_env: the environment variable that holds the key clients must send (the master key); empty, no key.
-    backend_key_env: the environment variable of the key the models' vLLMs want (their --api-key); empty, none.
+    settings, nodes, gpus_per_node: as for served_models(); node_ips: each node's fabric address (cluster_node_ips);
+    backend: cluster_backend; container: cluster_vllm_container.
+    gateway: whether the gateway serves vllm_serve_port on the head (see needs_gateway; also where a lone entry
+    sits on a worker). Each model is served_models()' dict with:
+      container: its containers' name: cluster_vllm_container for the one model of the single-model settings,
+        cluster_vllm_container-<name> for an entry of vllm_serve_models.
+      executor: "ray" (cluster_backend ray, several nodes: vLLM on the head places its workers through Ray) or
+        "mp" (vLLM's own executor: on one node, or on several with vLLM's multi-node launcher under mp).
+      runs_on: the nodes that run its container (under ray a model on several nodes runs on the head alone).
+      api_node: the node that serves its API (the first of its nodes: the head where it runs there).
+      host, port: where its API listens: without the gateway vllm_serve_host and vllm_serve_port; behind it
+        127.0.0.1 on the head, the node's fabric address on a worker (the host firewall keeps it to the fabric).
+      url: its API's base URL, as its node and the gateway on the head reach it.
+    """
+    models = served_models(settings, nodes, gpus_per_node)
+    head = nodes[0]
+    api_port = settings.get("vllm_serve_port")
+    gateway = needs_gateway(models, api_port, head)
+    plan = []
+    for model in models:
+        several = len(model["nodes"]) > 1
+        api_node = model["nodes"][0]
+        if not gateway:
+            host = settings.get("vllm_serve_host")
+        else:
+            host = "127.0.0.1" if api_node == head else node_ips[api_node]
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "", None) else host
+        executor = "ray" if several and backend == "ray" else "mp"
+        plan.append({
+            **model,
+            "container": container if model["single"] else f"{container}-{model['name']}",
+            "executor": executor,
+            "runs_on": [head] if executor == "ray" else list(model["nodes"]),
+            "api_node": api_node,
+            "host": host,
+            "url": f"http://{f'[{local}]' if ':' in local else local}:{model['port']}",
+        })
+    return {"gateway": gateway, "models": plan}
+
+
+def gateway_config(models, master_key=""):
+    """The gateway's config.yaml (a LiteLLM proxy), as a dict: each model under its served name, sent to its
+    vLLM's URL.
+
+    models: serving_plan()'s models (served_model_name, url).
+    master_key: the key clients must send (vllm_serve_api_key); empty, none. The file is root's alone.
     """
     # The format: https://docs.litellm.ai/docs/proxy/configs (model_list, each item's model_name, the name clients
-    # ask for, and litellm_params; general_settings.master_key; "os.environ/<VAR>", read from the environment, for
-    # any value) and https://docs.litellm.ai/docs/providers/vllm (litellm_params.model "hosted_vllm/<the name vLLM
-    # serves>" with api_base, for vLLM's OpenAI-compatible server, whose base is http://<host>:<port>/v1).
-    for name, env in (("api_key_env", api_key_env), ("backend_key_env", backend_key_env)):
-        if env and (not isinstance(env, str) or not _ENV_NAME.match(env)):
-            raise OptionError(f"gateway_config: {name} must be an environment variable name, got {env!r}")
+    # ask for, and litellm_params; general_settings.master_key) and https://docs.litellm.ai/docs/providers/vllm
+    # (litellm_params.model "hosted_vllm/<the name vLLM serves>" with api_base, for vLLM's OpenAI-compatible
+    # server, whose base is http://<host>:<port>/v1).
     model_list = []
     for index, model in enumerate(models):
-        served, port = model.get("served_model_name"), model.get("port")
-        if not served or isinstance(port, bool) or not isinstance(port, int):
-            raise OptionError(f"gateway_config: {_label(index, model)} needs served_model_name and port, got "
-                              f"{served!r} and {port!r}")
-        params = {"model": f"hosted_vllm/{served}", "api_base": f"http://127.0.0.1:{port}/v1"}
-        if backend_key_env:
-            params["api_key"] = f"os.environ/{backend_key_env}"
-        model_list.append({"model_name": served, "litellm_params": params})
+        served, url = model.get("served_model_name"), model.get("url")
+        if not served or not url:
+            raise OptionError(f"gateway_config: {_label(index, model)} needs served_model_name and url, got "
+                              f"{served!r} and {url!r}")
+        model_list.append({"model_name": served,
+                           "litellm_params": {"model": f"hosted_vllm/{served}", "api_base": f"{url}/v1"}})
     config = {"model_list": model_list}
-    if api_key_env:
-        config["general_settings"] = {"master_key": f"os.environ/{api_key_env}"}
+    if master_key:
+        config["general_settings"] = {"master_key": master_key}
     return config

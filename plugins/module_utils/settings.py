@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.bench import check_rate
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.collective import check_sizes
+from ansible_collections.stacked_sparks.vllm.plugins.module_utils.models import check_models
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
     OptionError,
     check_fraction,
@@ -32,7 +33,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands impor
 
 # Variables the roles set themselves (facts and registered results), which carry the roles' prefixes too.
 PRODUCED = frozenset({"cluster_node_ips", "cluster_head_ip", "cluster_fabric_subnet", "ray_head_status",
-                      "ray_worker_status", "vllm_serve_models", "image_pull_result"})
+                      "ray_worker_status", "image_pull_result"})
 MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"  # what Ansible shows for a secret
 
 # https://github.com/distribution/reference/blob/main/regexp.go, simplified to what a registry serves.
@@ -255,6 +256,8 @@ RULES = {
     "ray_head_dashboard_host": _dashboard_host,
     "ray_head_wait_timeout": _at_least(1),
     "ray_worker_wait_timeout": _at_least(1),
+    "vllm_serve_gateway_image": _image,
+    "vllm_serve_gateway_container": _container_name,
     "vllm_serve_model": _model,
     "vllm_serve_served_model_name": _no_space,
     "vllm_serve_tensor_parallel_size": _at_least(1),
@@ -346,7 +349,7 @@ def _cross(settings, nodes):
     tp = settings.get("vllm_serve_tensor_parallel_size")
     pp = settings.get("vllm_serve_pipeline_parallel_size")
     per_node = settings.get("cluster_gpus_per_node")
-    if nodes and all(isinstance(v, int) and v >= 1 for v in (tp, pp, per_node)) and tp * pp != nodes * per_node:
+    if nodes and not settings.get("vllm_serve_models") and all(isinstance(v, int) and v >= 1 for v in (tp, pp, per_node)) and tp * pp != nodes * per_node:
         errors.append(
             f"vllm_serve_tensor_parallel_size x vllm_serve_pipeline_parallel_size = {tp} x {pp} = {tp * pp} GPUs, "
             f"but the cluster has {nodes} node(s) x {per_node} GPU(s) (cluster_gpus_per_node) = {nodes * per_node}: "
@@ -448,7 +451,8 @@ def check_settings(values, specs, nodes=0):
     values: the variables set in the inventory, extra vars, ... (name -> value), only those with the roles'
         prefixes matter. Unset variables take the defaults of the argument specs.
     specs: role name -> the options of its argument spec (meta/argument_specs.yml, entry point main).
-    nodes: how many nodes the inventory has (head and workers), for the parallel sizes; 0 skips that check.
+    nodes: the inventory's nodes (head first, then the workers), for the parallel sizes and vllm_serve_models
+        (models.check_models); or only how many there are, which skips the list's checks; 0 skips both.
     settings holds every option of the specs, with the types coerced and the defaults filled in, and the secrets
     (no_log options) masked.
     """
@@ -470,9 +474,27 @@ def check_settings(values, specs, nodes=0):
             check(value, var)
         except OptionError as exc:
             errors.append(str(exc))
+    names = [str(node) for node in nodes] if isinstance(nodes, (list, tuple)) else []
     if not type_errors:
-        errors += _cross(settings, nodes)
+        errors += _cross(settings, len(names) if names else nodes)
+        if names:
+            errors += check_models(settings, names, settings.get("cluster_gpus_per_node"), _reserved_ports(settings))
     return {"errors": errors, "settings": settings}
+
+
+def _reserved_ports(settings):
+    """The ports that the models' ports must keep clear of (models.check_models' reserved_ports): Ray's, the
+    rendezvous of vLLM's own launcher, the fabric test's, and those the host firewall keeps to the fabric."""
+    reserved = {settings.get(var): var for var in ("cluster_ray_port", "cluster_mp_master_port", "fabric_port")}
+    ray_ports = dict(settings.get("cluster_ray_ports") or {})
+    low, high = ray_ports.pop("min_worker", None), ray_ports.pop("max_worker", None)
+    reserved.update({port: f"cluster_ray_ports.{key}" for key, port in ray_ports.items()})
+    if low is not None and high is not None:
+        reserved[(low, high)] = "Ray's worker ports (cluster_ray_ports.min_worker and max_worker)"
+    env = settings.get("cluster_container_env") or {}
+    reserved.update({env.get(name, default): f"Ray's {name}" for name, default in RAY_METRIC_PORTS.items()})
+    reserved[RAY_CLIENT_PORTS.replace(":", "-")] = "the range of Ray's per-client servers"
+    return {port: name for port, name in reserved.items() if port is not None}
 
 
 def model_location(model, cache_dir, env=None):

@@ -13,6 +13,7 @@ from ansible_collections.stacked_sparks.vllm.plugins.module_utils.models import 
     gateway_config,
     needs_gateway,
     served_models,
+    serving_plan,
 )
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.settings import check_settings
 
@@ -29,7 +30,7 @@ FOUR = ["spark1", "spark2", "spark3", "spark4"]
 RAY = {6379: "cluster_ray_port", 8265: "cluster_ray_ports.dashboard", 29500: "cluster_mp_master_port"}
 CHAT = {"name": "chat", "model": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "served_model_name": "r1-8b",
         "tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "port": 8001}
-SMALL = {"name": "small", "model": "Qwen/Qwen2.5-0.5B-Instruct", "tensor_parallel_size": 2,
+SMALL = {"name": "small", "model": "Qwen/Qwen2.5-0.5B-Instruct", "nodes": ["spark2"],
          "gpu_memory_utilization": 0.3, "port": 8002}
 
 
@@ -114,7 +115,7 @@ def test_the_single_settings_are_the_settings_checks_business():
 
 
 def test_the_single_model_needs_no_gateway():
-    assert not needs_gateway(served_models(settings(), NODES, 1), 8000)
+    assert not needs_gateway(served_models(settings(), NODES, 1), 8000, NODES[0])
 
 
 # served_models: the entries of vllm_serve_models
@@ -124,7 +125,7 @@ def test_an_entry_with_only_name_and_model_takes_the_defaults():
                              NODES, 1)
     assert model == {"name": "chat", "model": "org/model", "served_model_name": "org/model",
                      "tensor_parallel_size": 2, "pipeline_parallel_size": 1, "nodes": NODES,
-                     "gpu_memory_utilization": 0.8, "max_model_len": None, "extra_args": [], "port": 8000,
+                     "gpu_memory_utilization": 0.8, "max_model_len": 4096, "extra_args": [], "port": 8000,
                      "env": {}, "single": False}
     assert list(model) == [*KEYS, "single"]
 
@@ -156,9 +157,9 @@ def test_every_key_given():
 
 
 def test_nodes_come_in_the_inventorys_order_head_first():
-    models = served_models(settings([{**CHAT, "tensor_parallel_size": 1, "nodes": ["spark3", "spark1"],
-                                      "pipeline_parallel_size": 2}]), FOUR, 1)
-    assert models[0]["nodes"] == ["spark1", "spark3"]
+    models = served_models(settings([{**CHAT, "tensor_parallel_size": 1, "nodes": ["spark2", "spark1"],
+                                      "pipeline_parallel_size": 2}]), NODES, 1)
+    assert models[0]["nodes"] == NODES
 
 
 def test_all_is_every_node():
@@ -205,16 +206,16 @@ def test_settings_must_be_a_dict():
 
 def test_a_lone_entry_without_a_port_is_served_on_the_api_port_without_the_gateway():
     models = served_models(settings([{**CHAT, "port": None}]), NODES, 1)
-    assert models[0]["port"] == 8000 and not needs_gateway(models, 8000)
+    assert models[0]["port"] == 8000 and not needs_gateway(models, 8000, NODES[0])
 
 
 def test_a_lone_entry_on_a_port_of_its_own_is_behind_the_gateway():
     models = served_models(settings([CHAT]), NODES, 1)
-    assert needs_gateway(models, 8000)
+    assert needs_gateway(models, 8000, NODES[0])
 
 
 def test_several_entries_are_behind_the_gateway():
-    assert needs_gateway(served_models(settings([CHAT, SMALL]), NODES, 1), 8000)
+    assert needs_gateway(served_models(settings([CHAT, SMALL]), NODES, 1), 8000, NODES[0])
 
 
 # check_models: good lists
@@ -224,13 +225,13 @@ def test_two_models_sharing_the_nodes_are_good():
 
 
 def test_models_on_nodes_of_their_own_are_good():
-    first = {**CHAT, "nodes": ["spark1", "spark2"], "gpu_memory_utilization": 0.9}
-    second = {**SMALL, "nodes": ["spark3", "spark4"], "gpu_memory_utilization": 0.9}
+    first = {**CHAT, "nodes": ["spark1"], "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9}
+    second = {**SMALL, "nodes": ["spark3"], "gpu_memory_utilization": 0.9}
     assert errors([first, second], nodes=FOUR) == []
 
 
 def test_shares_adding_up_to_exactly_one_are_good():
-    models = [{"name": name, "model": f"org/{name}", "tensor_parallel_size": 2, "port": port,
+    models = [{"name": name, "model": f"org/{name}", "nodes": ["spark2"], "port": port,
                "gpu_memory_utilization": share} for name, port, share in (("a", 8001, 0.34), ("b", 8002, 0.56),
                                                                           ("c", 8003, 0.1))]
     assert sum(model["gpu_memory_utilization"] for model in models) > 1   # by a float's rounding
@@ -238,7 +239,7 @@ def test_shares_adding_up_to_exactly_one_are_good():
 
 
 def test_check_models_keeps_its_order():
-    """Each entry's own problems in the list's order, then names, served names, ports, GPUs and memory."""
+    """Each entry's own problems in the list's order, then names, served names, ports, GPUs, spans and memory."""
     models = [{**CHAT, "tensor_parallel_size": 3}, {**SMALL, "port": 8001, "name": "chat"}, {"name": "x"}]
     assert errors(models) == errors(models)
     assert [message.split(":")[0] for message in errors(models)] == [
@@ -248,8 +249,11 @@ def test_check_models_keeps_its_order():
         "vllm_serve_models[0] (chat) and vllm_serve_models[1] (chat) both use port 8001",
         "vllm_serve_models[0] (chat)",
         "vllm_serve_models[2] (x)",
-        "vllm_serve_models[0] (chat), vllm_serve_models[1] (chat) and vllm_serve_models[2] (x) share spark1 and "
-        "spark2, where their gpu_memory_utilization 0.5 + 0.3 + 0.8 = 1.6 is more than each GPU's memory",
+        "vllm_serve_models[0] (chat) and vllm_serve_models[2] (x) each run on several nodes",
+        "vllm_serve_models[0] (chat) and vllm_serve_models[2] (x) share spark1, where their gpu_memory_utilization "
+        "0.5 + 0.8 = 1.3 is more than each GPU's memory",
+        "vllm_serve_models[0] (chat), vllm_serve_models[1] (chat) and vllm_serve_models[2] (x) share spark2, where "
+        "their gpu_memory_utilization 0.5 + 0.3 + 0.8 = 1.6 is more than each GPU's memory",
     ]
 
 
@@ -521,16 +525,15 @@ def test_no_parallel_size_check_where_the_nodes_are_bad():
 
 def test_the_shares_of_one_node_add_up_to_one_at_most():
     one_error([{**CHAT, "gpu_memory_utilization": 0.8}, SMALL],
-              "vllm_serve_models[0] (chat) and vllm_serve_models[1] (small) share spark1 and spark2, where their "
+              "vllm_serve_models[0] (chat) and vllm_serve_models[1] (small) share spark2, where their "
               "gpu_memory_utilization 0.8 + 0.3 = 1.1 is more than each GPU's memory: lower them to add up to at "
               "most 1, or put the models on other nodes")
 
 
 def test_the_shares_name_the_nodes_where_they_overflow():
-    first = {**CHAT, "nodes": ["spark1", "spark2"], "gpu_memory_utilization": 0.6}
-    second = {**SMALL, "nodes": ["spark2", "spark3"], "gpu_memory_utilization": 0.6}
-    third = {"name": "third", "model": "org/third", "nodes": ["spark3", "spark4"], "tensor_parallel_size": 2,
-             "gpu_memory_utilization": 0.2, "port": 8003}
+    first = {**CHAT, "nodes": "all", "tensor_parallel_size": 4, "gpu_memory_utilization": 0.6}
+    second = {**SMALL, "nodes": ["spark2"], "gpu_memory_utilization": 0.6}
+    third = {"name": "third", "model": "org/third", "nodes": ["spark3"], "gpu_memory_utilization": 0.2, "port": 8003}
     assert errors([first, second, third], nodes=FOUR) == [
         "vllm_serve_models[0] (chat) and vllm_serve_models[1] (small) share spark2, where their "
         "gpu_memory_utilization 0.6 + 0.6 = 1.2 is more than each GPU's memory: lower them to add up to at most 1, "
@@ -540,68 +543,106 @@ def test_the_shares_name_the_nodes_where_they_overflow():
 
 def test_three_models_on_one_node():
     models = [{"name": name, "model": f"org/{name}", "port": port, "gpu_memory_utilization": 0.4,
-               "tensor_parallel_size": 2} for name, port in (("a", 8001), ("b", 8002), ("c", 8003))]
-    one_error(models, "vllm_serve_models[0] (a), vllm_serve_models[1] (b) and vllm_serve_models[2] (c) share spark1 "
-                      "and spark2, where their gpu_memory_utilization 0.4 + 0.4 + 0.4 = 1.2 is more")
+               "nodes": ["spark1"]} for name, port in (("a", 8001), ("b", 8002), ("c", 8003))]
+    one_error(models, "vllm_serve_models[0] (a), vllm_serve_models[1] (b) and vllm_serve_models[2] (c) share spark1, "
+                      "where their gpu_memory_utilization 0.4 + 0.4 + 0.4 = 1.2 is more")
 
 
 def test_the_default_shares_overflow_a_shared_node():
     # vllm_serve_gpu_memory_utilization (0.8) for each: two models on one node must say their shares
-    one_error([{"name": "a", "model": "org/a", "port": 8001, "tensor_parallel_size": 2},
-               {"name": "b", "model": "org/b", "port": 8002, "tensor_parallel_size": 2}], "0.8 + 0.8 = 1.6")
+    one_error([{"name": "a", "model": "org/a", "port": 8001, "nodes": ["spark1"]},
+               {"name": "b", "model": "org/b", "port": 8002, "nodes": ["spark1"]}], "0.8 + 0.8 = 1.6")
 
 
 # gateway_config
 
+def plan(models=None, nodes=NODES, backend="ray", **values):
+    ips = {host: f"10.0.0.{index + 1}" for index, host in enumerate(nodes)}
+    return serving_plan(settings(models, **values), nodes, ips, 1, backend, "sparks-vllm")
+
+
+def test_the_plan_of_the_single_model_is_what_the_role_served_before():
+    result = plan()
+    assert result["gateway"] is False
+    (model,) = result["models"]
+    assert (model["container"], model["executor"], model["runs_on"], model["api_node"], model["host"], model["port"],
+            model["url"]) == ("sparks-vllm", "ray", ["spark1"], "spark1", "0.0.0.0", 8000, "http://127.0.0.1:8000")
+
+
+def test_the_single_model_under_mp_runs_on_every_node():
+    (model,) = plan(backend="mp")["models"]
+    assert (model["executor"], model["runs_on"]) == ("mp", NODES)
+
+
+def test_the_plan_of_two_models_behind_the_gateway():
+    result = plan([CHAT, SMALL])
+    assert result["gateway"] is True
+    chat, small = result["models"]
+    assert (chat["container"], chat["executor"], chat["runs_on"], chat["host"], chat["url"]) == (
+        "sparks-vllm-chat", "ray", ["spark1"], "127.0.0.1", "http://127.0.0.1:8001")
+    # a model on a worker listens on the worker's fabric address, where the gateway on the head reaches it
+    assert (small["container"], small["executor"], small["runs_on"], small["api_node"], small["host"],
+            small["url"]) == ("sparks-vllm-small", "mp", ["spark2"], "spark2", "10.0.0.2", "http://10.0.0.2:8002")
+
+
+def test_under_mp_a_model_on_several_nodes_runs_on_each():
+    chat, _small = plan([CHAT, SMALL], backend="mp")["models"]
+    assert (chat["executor"], chat["runs_on"]) == ("mp", NODES)
+
+
+def test_a_lone_entry_on_a_worker_needs_the_gateway():
+    result = plan([{"name": "a", "model": "org/a", "nodes": ["spark2"]}])
+    assert result["gateway"] is True and result["models"][0]["url"] == "http://10.0.0.2:8000"
+
+
+def test_the_plan_refuses_a_bad_list():
+    with pytest.raises(OptionError, match="both use port"):
+        plan([CHAT, {**SMALL, "port": 8001}])
+
+
 def test_the_gateway_config_lists_each_model_under_its_served_name():
-    models = served_models(settings([CHAT, SMALL]), NODES, 1)
-    assert gateway_config(models, "") == {"model_list": [
+    models = plan([CHAT, SMALL])["models"]
+    assert gateway_config(models) == {"model_list": [
         {"model_name": "r1-8b", "litellm_params": {"model": "hosted_vllm/r1-8b",
                                                    "api_base": "http://127.0.0.1:8001/v1"}},
         {"model_name": "Qwen/Qwen2.5-0.5B-Instruct",
-         "litellm_params": {"model": "hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct", "api_base": "http://127.0.0.1:8002/v1"}},
+         "litellm_params": {"model": "hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct", "api_base": "http://10.0.0.2:8002/v1"}},
     ]}
 
 
-def test_the_gateway_reads_its_master_key_from_the_environment():
-    config = gateway_config(served_models(settings([CHAT, SMALL]), NODES, 1), "VLLM_API_KEY")
-    assert config["general_settings"] == {"master_key": "os.environ/VLLM_API_KEY"}
+def test_the_gateway_holds_the_key_clients_must_send():
+    config = gateway_config(plan([CHAT, SMALL])["models"], "sk-lab")
+    assert config["general_settings"] == {"master_key": "sk-lab"}
     assert list(config) == ["model_list", "general_settings"]
     assert all("api_key" not in item["litellm_params"] for item in config["model_list"])
 
 
-@pytest.mark.parametrize("api_key_env", ["", None])
-def test_no_key_no_general_settings(api_key_env):
-    assert "general_settings" not in gateway_config(served_models(settings([CHAT]), NODES, 1), api_key_env)
-
-
-def test_the_gateway_sends_the_models_their_key():
-    config = gateway_config(served_models(settings([CHAT, SMALL]), NODES, 1), "GATEWAY_KEY", "VLLM_API_KEY")
-    assert [item["litellm_params"]["api_key"] for item in config["model_list"]] == ["os.environ/VLLM_API_KEY"] * 2
-    assert config["general_settings"]["master_key"] == "os.environ/GATEWAY_KEY"
+@pytest.mark.parametrize("key", ["", None])
+def test_no_key_no_general_settings(key):
+    assert "general_settings" not in gateway_config(plan([CHAT])["models"], key)
 
 
 def test_the_gateway_config_is_plain_yaml():
-    config = gateway_config(served_models(settings([CHAT, SMALL]), NODES, 1), "VLLM_API_KEY")
+    config = gateway_config(plan([CHAT, SMALL])["models"], "sk-lab")
     assert yaml.safe_load(yaml.safe_dump(config)) == config
 
 
-def test_the_gateway_config_of_the_single_model():
-    assert gateway_config(served_models(settings(), NODES, 1), "") == {"model_list": [
-        {"model_name": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
-         "litellm_params": {"model": "hosted_vllm/deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
-                            "api_base": "http://127.0.0.1:8000/v1"}}]}
-
-
-@pytest.mark.parametrize("args", [("bad name",), ("KEY", "1BAD"), (7,)])
-def test_the_gateway_needs_variable_names(args):
-    with pytest.raises(OptionError, match="must be an environment variable name"):
-        gateway_config(served_models(settings([CHAT]), NODES, 1), *args)
-
-
-@pytest.mark.parametrize("change", [{"port": None}, {"port": "8001"}, {"port": True}, {"served_model_name": ""}])
-def test_the_gateway_needs_a_served_name_and_a_port(change):
-    (model,) = served_models(settings([CHAT]), NODES, 1)
+@pytest.mark.parametrize("change", [{"url": None}, {"served_model_name": ""}])
+def test_the_gateway_needs_a_served_name_and_a_url(change):
+    (model,) = plan([CHAT])["models"]
     with pytest.raises(OptionError, match=r"gateway_config: vllm_serve_models\[0\] \(chat\) needs served_model_name "
-                                          "and port"):
-        gateway_config([{**model, **change}], "")
+                                          "and url"):
+        gateway_config([{**model, **change}])
+
+
+# at most one model spans the nodes
+
+def test_two_models_on_several_nodes_are_refused():
+    one_error([CHAT, {**SMALL, "nodes": "all", "tensor_parallel_size": 2}],
+              "vllm_serve_models[0] (chat) and vllm_serve_models[1] (small) each run on several nodes: one model may "
+              "span the nodes")
+
+
+def test_a_model_on_some_of_several_nodes_is_refused():
+    one_error([{**CHAT, "nodes": ["spark1", "spark3"]}], "vllm_serve_models[0] (chat): nodes names 2 of the 4 nodes",
+              nodes=FOUR)

@@ -318,9 +318,10 @@ def test_good_values_of_every_role_pass(name, value):
 
 def test_every_setting_has_a_value_check_or_a_closed_type():
     """A setting without a rule is one the preflight lets through as long as its type fits: only choices and
-    booleans, and secrets (any text), may go without one; cluster_ray_ports is checked with the other ports."""
+    booleans, and secrets (any text), may go without one; cluster_ray_ports is checked with the other ports,
+        vllm_serve_models by models.check_models."""
     unchecked = [name for options in SPECS.values() for name, option in options.items()
-                 if name not in RULES and name != "cluster_ray_ports" and not option.get("choices") and option.get("type") != "bool"
+                 if name not in RULES and name not in ("cluster_ray_ports", "vllm_serve_models") and not option.get("choices") and option.get("type") != "bool"
                  and not option.get("no_log")]
     assert unchecked == []
 
@@ -374,3 +375,45 @@ def test_the_fabric_mtu_is_0_or_an_mtu():
         assert errors(cluster_fabric_mtu=bad) == [
             f"cluster_fabric_mtu must be 0 (leave the MTU as it is) or an MTU from 1280 to 9216, got {bad}"]
     assert "'cluster_fabric_mtu' is of type str and we were unable to convert to int" in errors(cluster_fabric_mtu="jumbo")[0]
+
+
+# vllm_serve_models: check_settings runs models.check_models with the inventory's nodes and the ports it reserves
+
+TWO_MODELS = [{"name": "big", "model": "org/big", "tensor_parallel_size": 2, "port": 8001, "gpu_memory_utilization": 0.6},
+              {"name": "small", "model": "org/small", "nodes": ["spark-2"], "port": 8002, "gpu_memory_utilization": 0.3}]
+
+
+def models_errors(models, **values):
+    return check_settings({**GOOD, **values, "vllm_serve_models": models}, SPECS, ["spark-1", "spark-2"])["errors"]
+
+
+def test_two_models_are_good_settings():
+    assert models_errors(TWO_MODELS) == []
+
+
+def test_with_models_the_single_models_parallel_sizes_step_aside():
+    assert models_errors(TWO_MODELS, vllm_serve_tensor_parallel_size=7) == []
+    assert check_settings({**GOOD, "vllm_serve_tensor_parallel_size": 7}, SPECS, ["spark-1", "spark-2"])["errors"]
+
+
+@pytest.mark.parametrize("port, name", [(6379, "cluster_ray_port"), (29501, "cluster_mp_master_port"),
+                                        (29502, "fabric_port"),
+                                        (44217, "Ray's AUTOSCALER_METRIC_PORT"), (8000, "vllm_serve_port")])
+def test_a_models_port_may_not_be_anothers(port, name):
+    (message,) = models_errors([TWO_MODELS[0], {**TWO_MODELS[1], "nodes": ["spark-1"], "port": port}])
+    assert message.startswith("vllm_serve_models[1] (small): port and ") and name in message, message
+
+
+def test_a_models_port_in_rays_worker_range_is_refused():
+    (message,) = models_errors([TWO_MODELS[0], {**TWO_MODELS[1], "port": 10005}])
+    assert "port 10005 is in Ray's worker ports" in message
+
+
+def test_the_nodes_count_alone_skips_the_list():
+    assert check_settings({**GOOD, "vllm_serve_models": [{"name": "Bad"}]}, SPECS, 2)["errors"] == []
+
+
+def test_a_bad_list_names_the_entry():
+    assert models_errors([{**TWO_MODELS[0], "name": "Big"}]) == [
+        "vllm_serve_models[0] (Big): name must be lower-case letters, digits and dashes, starting with a letter, at "
+        "most 40 characters (it names the model's containers), got 'Big'"]
