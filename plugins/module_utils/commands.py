@@ -354,6 +354,8 @@ def _mp_args(options):
                 "node_rank (the inventory's order)", 0, nodes - 1)
     master = check_ip(options.get("master_addr"), "cluster_head_ip")
     port = _int(_required(options.get("master_port"), "cluster_mp_master_port"), "cluster_mp_master_port", 1, 65535)
+    if nodes == 1:
+        return []   # one node: vLLM's executor alone, no rendezvous (a model beside another on the head holds none)
     args = ["--nnodes", str(nodes), "--node-rank", str(rank), "--master-addr", master, "--master-port", str(port)]
     return args + (["--headless"] if rank else [])
 

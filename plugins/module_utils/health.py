@@ -83,8 +83,9 @@ def models_health(models, url, expected):
         reason = models.get("last_error") or models.get("msg") or "no models listed"
         return f"vLLM at {url}: no answer ({reason})", f"vLLM at {url} does not answer ({reason})"
     line = f"vLLM at {url}: {', '.join(listed)}"
-    if expected not in listed:
-        return line, f"vLLM at {url} does not serve {expected} (it lists {', '.join(listed)})"
+    missing = [name for name in ([expected] if isinstance(expected, str) else expected) if name not in listed]
+    if missing:
+        return line, f"vLLM at {url} does not serve {', '.join(missing)} (it lists {', '.join(listed)})"
     return line, None
 
 
@@ -99,7 +100,7 @@ def cluster_health(options):
       gpus_per_node (int): the GPUs each node must bring to Ray (cluster_gpus_per_node).
       models (dict): the vllm_models result (models; failed, msg, last_error).
       url (str): where vLLM was asked.
-      model (str): the served model name the inventory expects.
+      model (str or list): the served model name(s) the inventory expects (several behind the gateway).
     Returns {"report": [lines], "degraded": [what is degraded, one short phrase each, the containers first: a
     container that is down explains the rest]}.
     """

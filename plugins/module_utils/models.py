@@ -414,7 +414,8 @@ def check_models(settings, nodes, gpus_per_node, reserved_ports):
 
 
 def serving_plan(settings, nodes, node_ips, gpus_per_node, backend, container):
-    """Where and how each model runs: {"gateway": bool, "models": [...]}, the models in served_models()' order.
+    """Where and how each model runs: {"gateway": bool, "models": [...], "containers": [...]}, the models in
+    served_models()' order, containers each model's as {"key": host, "value": name}.
 
     settings, nodes, gpus_per_node: as for served_models(); node_ips: each node's fabric address (cluster_node_ips);
     backend: cluster_backend; container: cluster_vllm_container.
@@ -423,12 +424,14 @@ def serving_plan(settings, nodes, node_ips, gpus_per_node, backend, container):
       container: its containers' name: cluster_vllm_container for the one model of the single-model settings,
         cluster_vllm_container-<name> for an entry of vllm_serve_models.
       executor: "ray" (cluster_backend ray, several nodes: vLLM on the head places its workers through Ray) or
-        "mp" (vLLM's own executor: on one node, or on several with vLLM's multi-node launcher under mp).
+        "mp" (vLLM's own executor: on one node, or on several with vLLM's multi-node launcher under mp); the
+        single model's is cluster_backend's, as before.
       runs_on: the nodes that run its container (under ray a model on several nodes runs on the head alone).
       api_node: the node that serves its API (the first of its nodes: the head where it runs there).
       host, port: where its API listens: without the gateway vllm_serve_host and vllm_serve_port; behind it
         127.0.0.1 on the head, the node's fabric address on a worker (the host firewall keeps it to the fabric).
       url: its API's base URL, as its node and the gateway on the head reach it.
+    host and url are None for a model on a worker that node_ips (this run's look at the nodes) lacks.
     """
     models = served_models(settings, nodes, gpus_per_node)
     head = nodes[0]
@@ -441,9 +444,10 @@ def serving_plan(settings, nodes, node_ips, gpus_per_node, backend, container):
         if not gateway:
             host = settings.get("vllm_serve_host")
         else:
-            host = "127.0.0.1" if api_node == head else node_ips[api_node]
-        local = "127.0.0.1" if host in ("0.0.0.0", "::", "", None) else host
-        executor = "ray" if several and backend == "ray" else "mp"
+            host = "127.0.0.1" if api_node == head else (node_ips or {}).get(api_node)
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        # the single model as before: the backend's executor on every node count; an entry on one node: vLLM's own
+        executor = backend if model["single"] else "ray" if several and backend == "ray" else "mp"
         plan.append({
             **model,
             "container": container if model["single"] else f"{container}-{model['name']}",
@@ -451,9 +455,10 @@ def serving_plan(settings, nodes, node_ips, gpus_per_node, backend, container):
             "runs_on": [head] if executor == "ray" else list(model["nodes"]),
             "api_node": api_node,
             "host": host,
-            "url": f"http://{f'[{local}]' if ':' in local else local}:{model['port']}",
+            "url": None if local is None else f"http://{f'[{local}]' if ':' in local else local}:{model['port']}",
         })
-    return {"gateway": gateway, "models": plan}
+    containers = [{"key": host, "value": model["container"]} for model in plan for host in model["runs_on"]]
+    return {"gateway": gateway, "models": plan, "containers": containers}
 
 
 def gateway_config(models, master_key=""):

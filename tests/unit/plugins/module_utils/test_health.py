@@ -143,3 +143,9 @@ def test_vllm_serving_another_model_is_degraded():
     result = health(models={"models": ["tiny-b"]})
     assert result["degraded"] == ["vLLM at http://127.0.0.1:8000 does not serve tiny (it lists tiny-b)"]
     assert "vLLM at http://127.0.0.1:8000: tiny-b" in result["report"]
+
+
+def test_every_model_behind_the_gateway_must_be_listed():
+    assert health(models={"models": ["tiny", "small"]}, model=["tiny", "small"])["degraded"] == []
+    assert health(models={"models": ["tiny"]}, model=["tiny", "small", "embed"])["degraded"] == [
+        "vLLM at http://127.0.0.1:8000 does not serve small, embed (it lists tiny)"]

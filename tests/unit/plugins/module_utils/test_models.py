@@ -646,3 +646,15 @@ def test_two_models_on_several_nodes_are_refused():
 def test_a_model_on_some_of_several_nodes_is_refused():
     one_error([{**CHAT, "nodes": ["spark1", "spark3"]}], "vllm_serve_models[0] (chat): nodes names 2 of the 4 nodes",
               nodes=FOUR)
+
+
+def test_the_plan_lists_every_container_by_host():
+    assert plan([CHAT, SMALL], backend="mp")["containers"] == [
+        {"key": "spark1", "value": "sparks-vllm-chat"}, {"key": "spark2", "value": "sparks-vllm-chat"},
+        {"key": "spark2", "value": "sparks-vllm-small"}]
+
+
+def test_without_the_nodes_addresses_a_workers_model_has_no_url():
+    """The smoke, status and benchmark playbooks, which do not look at the nodes, need only the served names."""
+    small = serving_plan(settings([CHAT, SMALL]), NODES, {}, 1, "ray", "sparks-vllm")["models"][1]
+    assert (small["host"], small["url"]) == (None, None)
