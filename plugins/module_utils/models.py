@@ -39,6 +39,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # The single-model settings that vllm_serve_args names in its messages, and the key of an entry that replaces each.
 _SINGLE_VARS = re.compile(r"\bvllm_serve_(model|served_model_name|tensor_parallel_size|pipeline_parallel_size|"
                           r"max_model_len|gpu_memory_utilization|port)\b")
+# The module of the gateway's hooks, beside its config.yaml.
+HOOKS = "gateway_hooks"
 # Shares of the GPU's memory are added as floats: 0.34 + 0.56 + 0.1 is 1.0000000000000002.
 _SLACK = 1e-9
 
@@ -467,6 +469,7 @@ def gateway_config(models, master_key=""):
 
     models: serving_plan()'s models (served_model_name, url).
     master_key: the key clients must send (vllm_serve_api_key); empty, none. The file is root's alone.
+    The config loads the hooks of gateway_hooks.py (HOOKS), which the role puts beside it.
     """
     # The format: https://docs.litellm.ai/docs/proxy/configs (model_list, each item's model_name, the name clients
     # ask for, and litellm_params; general_settings.master_key) and https://docs.litellm.ai/docs/providers/vllm
@@ -480,7 +483,14 @@ def gateway_config(models, master_key=""):
                               f"{served!r} and {url!r}")
         model_list.append({"model_name": served,
                            "litellm_params": {"model": f"hosted_vllm/{served}", "api_base": f"{url}/v1"}})
-    config = {"model_list": model_list}
+    # The hooks (roles/vllm_serve/files/gateway_hooks.py, beside config.yaml): 401 for a wrong key (custom_auth),
+    # 404 for a model not served (a callback's pre-call hook), where LiteLLM answers 400 to both.
+    # Without a key (vllm_serve_api_key empty: everyone may call the API, as the single vLLM without one), LiteLLM
+    # 1.108 refuses to start unless told that this is meant.
+    settings = {"custom_auth": f"{HOOKS}.user_api_key_auth"}
     if master_key:
-        config["general_settings"] = {"master_key": master_key}
-    return config
+        settings["master_key"] = master_key
+    else:
+        settings["dangerously_permit_weak_or_unset_master_key"] = True
+    return {"model_list": model_list, "general_settings": settings,
+            "litellm_settings": {"callbacks": f"{HOOKS}.proxy_handler_instance"}}

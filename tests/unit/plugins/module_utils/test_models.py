@@ -602,24 +602,26 @@ def test_the_plan_refuses_a_bad_list():
 
 def test_the_gateway_config_lists_each_model_under_its_served_name():
     models = plan([CHAT, SMALL])["models"]
-    assert gateway_config(models) == {"model_list": [
+    assert gateway_config(models)["model_list"] == [
         {"model_name": "r1-8b", "litellm_params": {"model": "hosted_vllm/r1-8b",
                                                    "api_base": "http://127.0.0.1:8001/v1"}},
         {"model_name": "Qwen/Qwen2.5-0.5B-Instruct",
          "litellm_params": {"model": "hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct", "api_base": "http://10.0.0.2:8002/v1"}},
-    ]}
+    ]
 
 
 def test_the_gateway_holds_the_key_clients_must_send():
     config = gateway_config(plan([CHAT, SMALL])["models"], "sk-lab")
-    assert config["general_settings"] == {"master_key": "sk-lab"}
-    assert list(config) == ["model_list", "general_settings"]
+    assert config["general_settings"] == {"master_key": "sk-lab", "custom_auth": "gateway_hooks.user_api_key_auth"}
+    assert config["litellm_settings"] == {"callbacks": "gateway_hooks.proxy_handler_instance"}
     assert all("api_key" not in item["litellm_params"] for item in config["model_list"])
 
 
 @pytest.mark.parametrize("key", ["", None])
-def test_no_key_no_general_settings(key):
-    assert "general_settings" not in gateway_config(plan([CHAT])["models"], key)
+def test_no_key_no_master_key(key):
+    """Everyone may call the API, as the single vLLM without a key; LiteLLM starts so only when told it is meant."""
+    assert gateway_config(plan([CHAT])["models"], key)["general_settings"] == {
+        "custom_auth": "gateway_hooks.user_api_key_auth", "dangerously_permit_weak_or_unset_master_key": True}
 
 
 def test_the_gateway_config_is_plain_yaml():
