@@ -26,6 +26,11 @@ bench: venv  ## measure the lab: cold deploy, no-op rerun, wait lag, setting swi
 bench-backends: venv  ## cluster_backend ray and mp side by side on the lab: cold start, memory, first token (make lab first)
 	@.venv/bin/python benchmarks/backends.py
 
+bench-gateway: venv  ## the gateway against vLLM direct: requests/s, added latency (deploys the lab's two models; make lab first)
+	@.venv/bin/ansible-playbook -i inventory/lab/hosts.yml site.yml --tags vllm_serve -e @inventory/lab/models.yml >/dev/null \
+		|| { echo "deploying inventory/lab/models.yml failed: run it by hand to see why"; exit 1; }
+	@.venv/bin/python benchmarks/gateway.py --direct http://127.0.0.1:8001
+
 sanity: venv  ## ansible-test sanity only
 	@PATH=$$PWD/.venv/bin:$$PATH tests/sanity.sh
 
@@ -35,4 +40,4 @@ ee: venv  ## the execution environment for AWX (docs/awx.md): IMAGE=registry/nam
 unit: venv  ## unit tests only
 	@PYTHONPATH=.ansible/collections .venv/bin/python -m pytest tests/unit -q
 
-.PHONY: help venv deploy lab lab-down test bench bench-backends sanity ee unit
+.PHONY: bench-gateway help venv deploy lab lab-down test bench bench-backends sanity ee unit

@@ -124,7 +124,7 @@ def number(value, width, form):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--model", default="tiny", help="the served model name both answer to (default tiny)")
     parser.add_argument("--gateway", default="http://127.0.0.1:8000",
                         help="the gateway as the head reaches it (default http://127.0.0.1:8000)")

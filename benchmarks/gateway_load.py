@@ -163,7 +163,7 @@ def check(targets):
     for target in targets:
         answer = {"url": target.base + "/v1/models", "status": None, "models": [], "error": None}
         try:
-            status, data, _ = target.call("GET", "/v1/models")
+            status, data, _elapsed = target.call("GET", "/v1/models")
             answer["status"] = status
             if status == 200:
                 answer["models"] = [model.get("id") for model in json.loads(data).get("data", [])]
@@ -176,7 +176,7 @@ def check(targets):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--gateway", required=True, help="the gateway's base URL, e.g. http://127.0.0.1:8000")
     parser.add_argument("--direct", required=True, help="one vLLM's base URL, e.g. http://127.0.0.1:8101")
     parser.add_argument("--model", default="tiny", help="the served model name both answer to")
@@ -204,7 +204,7 @@ def main():
     body = json.dumps({"model": args.model, "messages": [{"role": "user", "content": PROMPT}],
                        "max_tokens": args.max_tokens, "temperature": 0}).encode()
     for target in targets:
-        for _ in range(args.warmup):
+        for _round in range(args.warmup):
             ok, _seconds, error, _tokens = target.chat(body)
             if not ok:
                 log(f"warm-up request to {target.name} {target.base} failed: {error}")

@@ -416,8 +416,9 @@ def check_models(settings, nodes, gpus_per_node, reserved_ports):
 
 
 def serving_plan(settings, nodes, node_ips, gpus_per_node, backend, container):
-    """Where and how each model runs: {"gateway": bool, "models": [...], "containers": [...]}, the models in
-    served_models()' order, containers each model's as {"key": host, "value": name}.
+    """Where and how each model runs: {"gateway": bool, "models": [...], "containers": [...], "ports": {...}}, the
+    models in served_models()' order, containers each model's as {"key": host, "value": name}, ports what each
+    node listens on for the service (the preflight's port check).
 
     settings, nodes, gpus_per_node: as for served_models(); node_ips: each node's fabric address (cluster_node_ips);
     backend: cluster_backend; container: cluster_vllm_container.
@@ -460,7 +461,24 @@ def serving_plan(settings, nodes, node_ips, gpus_per_node, backend, container):
             "url": None if local is None else f"http://{f'[{local}]' if ':' in local else local}:{model['port']}",
         })
     containers = [{"key": host, "value": model["container"]} for model in plan for host in model["runs_on"]]
-    return {"gateway": gateway, "models": plan, "containers": containers}
+    return {"gateway": gateway, "models": plan, "containers": containers,
+            "ports": _listeners(plan, head, settings, gateway, container)}
+
+
+def _listeners(plan, head, settings, gateway, container):
+    """{node: [the ports the service listens on there, as node_preflight's ports]}: the API port on the head,
+    and each model's own port on the node serving its API. Any of the service's containers may hold them (a
+    rerun, or a switch between one model and several)."""
+    ours = [container, settings.get("vllm_serve_gateway_container")]
+    ours = list(dict.fromkeys([name for name in ours if name] + [model["container"] for model in plan]))
+    api = settings.get("vllm_serve_port")
+    ports = {head: [{"port": api, "name": "vllm_serve_port", "holders": ours, "outside_ephemeral": True}]}
+    for index, model in enumerate(plan):
+        if gateway:
+            ports.setdefault(model["api_node"], []).append(
+                {"port": model["port"], "name": f"{MODELS_VAR}[{index}].port ({model['name']})", "holders": ours,
+                 "outside_ephemeral": True})
+    return ports
 
 
 def gateway_config(models, master_key=""):

@@ -99,10 +99,23 @@ BAD_INPUTS = [
     ({"cluster_results_dir": "results"}, "cluster_results_dir must be an absolute path on the controller"),
     ({"vllm_serve_bench_request_rate": "fast"}, "vllm_serve_bench_request_rate must be requests per second above 0"),
     ({"vllm_serve_bench_dataset": "sharegpt"}, "vllm_serve_bench_dataset is sharegpt, but vllm_serve_bench_dataset_path is empty"),
+    # several models (inventory/lab/models.yml): one port twice, a port of Ray's, GPU memory over 1 on spark-2
+    ({"vllm_serve_models": [{"name": "a", "model": "m", "tensor_parallel_size": 2, "port": 8001},
+                            {"name": "b", "model": "m", "served_model_name": "b", "nodes": ["spark-2"], "port": 8001}]},
+     "vllm_serve_models[0] (a) and vllm_serve_models[1] (b) both use port 8001: give each its own"),
+    ({"vllm_serve_models": [{"name": "a", "model": "m", "tensor_parallel_size": 2, "port": 6379}]},
+     "vllm_serve_models[0] (a): port and cluster_ray_port both use port 6379"),
+    ({"vllm_serve_models": [{"name": "a", "model": "m", "tensor_parallel_size": 2, "port": 8001, "gpu_memory_utilization": 0.7},
+                            {"name": "b", "model": "m", "served_model_name": "b", "nodes": ["spark-2"], "port": 8002,
+                             "gpu_memory_utilization": 0.4}]},
+     "vllm_serve_models[0] (a) and vllm_serve_models[1] (b) share spark-2, where their gpu_memory_utilization 0.7 + 0.4 = 1.1"),
+    ({"vllm_serve_models": [{"name": "a", "model": "m", "tensor_parallel_size": 1, "port": 8001}]},
+     "vllm_serve_models[0] (a): tensor_parallel_size x pipeline_parallel_size = 1 x 1 = 1 GPUs, but its nodes have 2"),
 ]
 
 
-@pytest.mark.parametrize(("extra_vars", "message"), BAD_INPUTS, ids=[next(iter(case[0])) for case in BAD_INPUTS])
+@pytest.mark.parametrize(("extra_vars", "message"), BAD_INPUTS,
+                         ids=[f"{next(iter(case[0]))}-{index}" for index, case in enumerate(BAD_INPUTS)])
 def test_bad_input_fails_before_anything_changes(extra_vars, message):
     before = started_at()
     run = playbook(*SITE, "-e", json.dumps(extra_vars))

@@ -38,8 +38,9 @@ def settings(models=None, **values):
     return {**DEFAULTS, **values, "vllm_serve_models": [] if models is None else models}
 
 
-def errors(models, nodes=NODES, gpus_per_node=1, reserved=None, **values):
-    return check_models(settings(models, **values), nodes, gpus_per_node, RAY if reserved is None else reserved)
+def errors(models, nodes=None, gpus_per_node=1, reserved=None, **values):
+    return check_models(settings(models, **values), NODES if nodes is None else nodes, gpus_per_node,
+                        RAY if reserved is None else reserved)
 
 
 def one_error(models, *fragments, **kwargs):
@@ -556,7 +557,8 @@ def test_the_default_shares_overflow_a_shared_node():
 
 # gateway_config
 
-def plan(models=None, nodes=NODES, backend="ray", **values):
+def plan(models=None, nodes=None, backend="ray", **values):
+    nodes = NODES if nodes is None else nodes
     ips = {host: f"10.0.0.{index + 1}" for index, host in enumerate(nodes)}
     return serving_plan(settings(models, **values), nodes, ips, 1, backend, "sparks-vllm")
 
@@ -660,3 +662,18 @@ def test_without_the_nodes_addresses_a_workers_model_has_no_url():
     """The smoke, status and benchmark playbooks, which do not look at the nodes, need only the served names."""
     small = serving_plan(settings([CHAT, SMALL]), NODES, {}, 1, "ray", "sparks-vllm")["models"][1]
     assert (small["host"], small["url"]) == (None, None)
+
+
+def test_the_plan_says_which_ports_each_node_listens_on():
+    ours = ["sparks-vllm", "sparks-gateway", "sparks-vllm-chat", "sparks-vllm-small"]
+    assert plan([CHAT, SMALL], vllm_serve_gateway_container="sparks-gateway")["ports"] == {
+        "spark1": [{"port": 8000, "name": "vllm_serve_port", "holders": ours, "outside_ephemeral": True},
+                   {"port": 8001, "name": "vllm_serve_models[0].port (chat)", "holders": ours,
+                    "outside_ephemeral": True}],
+        "spark2": [{"port": 8002, "name": "vllm_serve_models[1].port (small)", "holders": ours,
+                    "outside_ephemeral": True}]}
+
+
+def test_the_single_model_listens_on_the_api_port_alone():
+    assert plan()["ports"] == {"spark1": [{"port": 8000, "name": "vllm_serve_port", "holders": [
+        "sparks-vllm", "sparks-gateway"], "outside_ephemeral": True}]}

@@ -1,0 +1,118 @@
+"""Several models behind the gateway, on the lab (inventory/lab/models.yml): the tiny Llama across both lab hosts
+at TP=2 through Ray (served as tiny), and again on spark-2 alone (tiny-small), both reached through the gateway on
+the head's API port. A rerun restarts nothing; a changed entry restarts that model alone while the other answers
+throughout; a removed entry's containers go, and the gateway answers 404 for it. The module ends with the lab's
+single model served again."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from conftest import API, HEAD, REPO, SITE, VLLM, WORKER, docker, playbook
+
+MODELS = yaml.safe_load(Path(REPO, "inventory", "lab", "models.yml").read_text())["vllm_serve_models"]
+BIG, SMALL = "sparks-vllm-big", "sparks-vllm-small"
+GATEWAY = "sparks-gateway"
+
+
+def deploy(models, *args):
+    return playbook(*SITE, "--tags", "vllm_serve", "-e", json.dumps({"vllm_serve_models": models}), *args)
+
+
+def listed():
+    return sorted(model["id"] for model in requests.get(f"{API}/v1/models", timeout=10).json()["data"])
+
+
+def chat(model, timeout=60):
+    return requests.post(f"{API}/v1/chat/completions", timeout=timeout, json={
+        "model": model, "messages": [{"role": "user", "content": "Hi!"}], "max_tokens": 4})
+
+
+def started(host, name):
+    out = docker(host, "inspect", name)
+    return json.loads(out.stdout)[0]["State"]["StartedAt"] if out.returncode == 0 else None
+
+
+def containers(host):
+    return set(docker(host, "ps", "-a", "--format", "{{.Names}}").stdout.split())
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    run = playbook(*SITE, "-e", "@inventory/lab/models.yml")
+    yield run
+    back = playbook(*SITE)   # the lab inventory's single model again
+    assert back.rc == 0, back.output
+    assert listed() == ["tiny"] and GATEWAY not in containers(HEAD) and VLLM in containers(HEAD)
+
+
+def test_both_models_answer_through_the_gateway(two_models):
+    assert two_models.rc == 0, two_models.output
+    assert listed() == ["tiny", "tiny-small"]
+    for model in ("tiny", "tiny-small"):
+        answer = chat(model)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"] == model
+    # each model in its own containers: the TP=2 one on the head (its Ray workers on both hosts), the other on
+    # spark-2; the single model's container is gone, the gateway holds the API port
+    assert {BIG, GATEWAY} <= containers(HEAD) and VLLM not in containers(HEAD) and SMALL not in containers(HEAD)
+    assert SMALL in containers(WORKER)
+    # the models' own ports are no client's: the one on the head listens on its loopback alone
+    with pytest.raises(requests.ConnectionError):
+        requests.get(API.replace(":8000", ":8001") + "/v1/models", timeout=5)
+
+
+def test_a_rerun_changes_nothing_and_restarts_nothing(two_models):
+    before = {name: started(host, name) for host, name in ((HEAD, BIG), (HEAD, GATEWAY), (WORKER, SMALL))}
+    run = playbook(*SITE, "-e", "@inventory/lab/models.yml")
+    assert run.rc == 0, run.output
+    assert run.changed == 0, run.output
+    assert {name: started(host, name) for host, name in ((HEAD, BIG), (HEAD, GATEWAY), (WORKER, SMALL))} == before
+
+
+def test_a_changed_model_restarts_alone_while_the_other_answers(two_models):
+    """small's max_model_len changes: small is recreated; a client asks big (tiny) through the gateway all along,
+    and not one of its requests fails."""
+    big_started, gateway_started = started(HEAD, BIG), started(HEAD, GATEWAY)
+    outcomes, stop = [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                outcomes.append(chat("tiny", timeout=30).status_code)
+            except requests.RequestException as exc:
+                outcomes.append(repr(exc))
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        changed = [MODELS[0], {**MODELS[1], "max_model_len": 128}]
+        run = deploy(changed)
+    finally:
+        stop.set()
+        thread.join()
+    assert run.rc == 0, run.output
+    failures = [outcome for outcome in outcomes if outcome != 200]
+    assert len(outcomes) >= 10, f"the client sent only {len(outcomes)} requests"
+    assert failures == [], f"{len(failures)} of {len(outcomes)} requests to tiny failed: {failures[:5]}"
+    assert started(HEAD, BIG) == big_started and started(HEAD, GATEWAY) == gateway_started
+    assert chat("tiny-small").status_code == 200
+    config = json.loads(docker(WORKER, "inspect", SMALL).stdout)[0]["Config"]["Cmd"]
+    assert "128" in config
+
+
+def test_a_removed_model_is_gone_and_the_gateway_says_404(two_models):
+    run = deploy([MODELS[0]])
+    assert run.rc == 0, run.output
+    assert SMALL not in containers(WORKER)
+    assert listed() == ["tiny"]
+    answer = chat("tiny-small")
+    assert answer.status_code == 404, answer.text
+    assert "tiny-small" in answer.json()["error"]["message"]
+    assert chat("tiny").status_code == 200
