@@ -312,7 +312,7 @@ def vllm_serve_args(options):
       backend ("ray" or "mp", default "ray"): cluster_backend. ray: the Ray executor places the workers on the
         Ray cluster's nodes, and only the head runs vllm serve. mp: every node runs vllm serve with the
         multiprocessing executor and --nnodes/--node-rank/--master-addr/--master-port; the nodes of rank > 0
-        are --headless (no API).
+        are --headless (no API). On one node (nodes 1), the multiprocessing executor alone, without those.
       nodes (int >= 1), node_rank (int, 0 <= node_rank < nodes), master_addr (IP), master_port (1-65535), mp
         only, required there: the number of nodes and this node's place in the inventory's order (the head 0),
         the head's fabric address (cluster_head_ip) and the rendezvous port (cluster_mp_master_port).

@@ -398,3 +398,12 @@ def test_ray_closed_ports_follow_the_environment_and_name_bad_values():
         ray_closed_ports({"port": 6379, "env": {"DASHBOARD_METRIC_PORT": "metrics"}})
     with pytest.raises(OptionError, match="ray_closed_ports"):
         ray_closed_ports({"port": 6379, "ports": {}})
+
+
+def test_mp_on_one_node_has_no_rendezvous():
+    """A model on one node (beside another that holds cluster_mp_master_port) runs vLLM's executor alone."""
+    args = vllm_serve_args({"model": "m", "tensor_parallel_size": 1, "pipeline_parallel_size": 1,
+                            "gpu_memory_utilization": 0.3, "host": "10.0.0.2", "port": 8002, "backend": "mp",
+                            "nodes": 1, "node_rank": 0, "master_addr": "10.0.0.1", "master_port": 29501})
+    assert "--distributed-executor-backend" in args and args[args.index("--distributed-executor-backend") + 1] == "mp"
+    assert not {"--nnodes", "--node-rank", "--master-addr", "--master-port", "--headless"} & set(args)
