@@ -101,6 +101,8 @@ def cluster_health(options):
       models (dict): the vllm_models result (models; failed, msg, last_error).
       url (str): where vLLM was asked.
       model (str or list): the served model name(s) the inventory expects (several behind the gateway).
+      each (list, optional): behind the gateway, the vllm_models result of each model's own vLLM, each with
+        __model, the model of vllm_serve_plan (name, served_model_name, container, api_node, url).
     Returns {"report": [lines], "degraded": [what is degraded, one short phrase each, the containers first: a
     container that is down explains the rest]}.
     """
@@ -117,4 +119,9 @@ def cluster_health(options):
     line, problem = models_health(options["models"], options["url"], options["model"])
     report.append(line)
     degraded += [problem] if problem else []
+    for result in options.get("each") or []:   # behind the gateway, each model's own vLLM
+        model = result["__model"]
+        line, problem = models_health(result, model["url"], model["served_model_name"])
+        report.append(f"  {model['name']} ({model['container']} on {model['api_node']}): {line}")
+        degraded += [problem] if problem else []
     return {"report": report, "degraded": degraded}

@@ -149,3 +149,15 @@ def test_every_model_behind_the_gateway_must_be_listed():
     assert health(models={"models": ["tiny", "small"]}, model=["tiny", "small"])["degraded"] == []
     assert health(models={"models": ["tiny"]}, model=["tiny", "small", "embed"])["degraded"] == [
         "vLLM at http://127.0.0.1:8000 does not serve small, embed (it lists tiny)"]
+
+
+def test_each_model_behind_the_gateway_is_asked_itself():
+    big = {"name": "big", "served_model_name": "tiny", "container": "sparks-vllm-big", "api_node": "spark-1",
+           "url": "http://127.0.0.1:8001"}
+    small = {"name": "small", "served_model_name": "tiny-small", "container": "sparks-vllm-small",
+             "api_node": "spark-2", "url": "http://172.28.0.12:8002"}
+    result = health(models={"models": ["tiny", "tiny-small"]}, model=["tiny", "tiny-small"], each=[
+        {"__model": big, "models": ["tiny"]},
+        {"__model": small, "failed": True, "models": [], "last_error": "connection refused"}])
+    assert "  big (sparks-vllm-big on spark-1): vLLM at http://127.0.0.1:8001: tiny" in result["report"]
+    assert result["degraded"] == ["vLLM at http://172.28.0.12:8002 does not answer (connection refused)"]
