@@ -42,11 +42,19 @@ def containers(host):
     return set(docker(host, "ps", "-a", "--format", "{{.Names}}").stdout.split())
 
 
+TWO = ["-e", "@inventory/lab/models.yml"]
+
+
 @pytest.fixture(scope="module")
 def two_models():
-    run = playbook(*SITE, "-e", "@inventory/lab/models.yml")
+    run = playbook(*SITE, *TWO)
     yield run
-    back = playbook(*SITE)   # the lab inventory's single model again
+    # stop removes every model's containers and the gateway; then the lab inventory's single model again
+    stop = playbook("playbooks/stop.yml", *TWO)
+    assert stop.rc == 0, stop.output
+    left = {name for host in (HEAD, WORKER) for name in containers(host) if name.startswith(("sparks-vllm", GATEWAY))}
+    assert left == set(), f"stop left {left}"
+    back = playbook(*SITE)
     assert back.rc == 0, back.output
     assert listed() == ["tiny"] and GATEWAY not in containers(HEAD) and VLLM in containers(HEAD)
 
@@ -69,10 +77,38 @@ def test_both_models_answer_through_the_gateway(two_models):
 
 def test_a_rerun_changes_nothing_and_restarts_nothing(two_models):
     before = {name: started(host, name) for host, name in ((HEAD, BIG), (HEAD, GATEWAY), (WORKER, SMALL))}
-    run = playbook(*SITE, "-e", "@inventory/lab/models.yml")
+    run = playbook(*SITE, *TWO)
     assert run.rc == 0, run.output
     assert run.changed == 0, run.output
     assert {name: started(host, name) for host, name in ((HEAD, BIG), (HEAD, GATEWAY), (WORKER, SMALL))} == before
+
+
+def test_smoke_asks_every_model(two_models):
+    run = playbook("playbooks/smoke.yml", *TWO)
+    assert run.rc == 0, run.output
+    for model in ("tiny", "tiny-small"):
+        assert f"{model} chat: " in run.output and f"{model} completion: " in run.output, run.output
+
+
+def test_status_asks_each_model_behind_the_gateway(two_models):
+    run = playbook("playbooks/status.yml", *TWO)
+    assert run.rc == 0, run.output
+    assert f"big ({BIG} on {HEAD}): vLLM at http://127.0.0.1:8001: tiny" in run.output
+    assert f"small ({SMALL} on {WORKER}): vLLM at http://172.28.0.12:8002: tiny-small" in run.output
+    assert f"{GATEWAY} on {HEAD}: running" in run.output
+
+
+def test_status_says_which_model_is_down(two_models):
+    """small's vLLM stopped by hand: the gateway still lists it (it is configured), its own vLLM does not answer."""
+    assert docker(WORKER, "stop", SMALL).returncode == 0
+    try:
+        run = playbook("playbooks/status.yml", *TWO)
+    finally:
+        assert docker(WORKER, "start", SMALL).returncode == 0
+    assert run.rc != 0, run.output
+    assert f"{SMALL} on {WORKER} is exited" in run.output
+    assert "vLLM at http://172.28.0.12:8002 does not answer" in " ".join(run.output.split())
+    assert playbook(*SITE, "--tags", "vllm_serve", *TWO).rc == 0   # and it serves again
 
 
 def test_a_changed_model_restarts_alone_while_the_other_answers(two_models):
