@@ -18,6 +18,7 @@ from conftest import API, HEAD, REPO, SITE, VLLM, WORKER, docker, playbook
 MODELS = yaml.safe_load(Path(REPO, "inventory", "lab", "models.yml").read_text())["vllm_serve_models"]
 BIG, SMALL = "sparks-vllm-big", "sparks-vllm-small"
 GATEWAY = "sparks-gateway"
+KEY = "lab-gateway-key-3e9a41"
 
 
 def deploy(models, *args):
@@ -109,6 +110,36 @@ def test_status_says_which_model_is_down(two_models):
     assert f"{SMALL} on {WORKER} is exited" in run.output
     assert "vLLM at http://172.28.0.12:8002 does not answer" in " ".join(run.output.split())
     assert playbook(*SITE, "--tags", "vllm_serve", *TWO).rc == 0   # and it serves again
+
+
+def test_the_gateway_checks_the_key_once_for_every_model(two_models):
+    """With vllm_serve_api_key, the gateway refuses a missing or wrong key (401) for every model; the models'
+    vLLMs behind it are not restarted (the gateway alone holds the key), and the benchmark's client sends it."""
+    models_started = started(HEAD, BIG), started(WORKER, SMALL)
+    key = ["-e", json.dumps({"vllm_serve_api_key": KEY})]
+    run = playbook(*SITE, "--tags", "vllm_serve", *TWO, *key)
+    try:
+        assert run.rc == 0, run.output
+        for headers in ({}, {"Authorization": "Bearer wrong-key"}):
+            for model in ("tiny", "tiny-small"):
+                answer = requests.post(f"{API}/v1/chat/completions", headers=headers, timeout=30, json={
+                    "model": model, "messages": [{"role": "user", "content": "Hi!"}], "max_tokens": 4})
+                assert answer.status_code == 401, answer.text
+        for model in ("tiny", "tiny-small"):
+            answer = requests.post(f"{API}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                                   timeout=30, json={"model": model, "messages": [{"role": "user", "content": "Hi!"}],
+                                                     "max_tokens": 4})
+            assert answer.status_code == 200, answer.text
+        assert (started(HEAD, BIG), started(WORKER, SMALL)) == models_started
+        assert KEY not in run.output
+        assert KEY not in docker(HEAD, "inspect", GATEWAY).stdout
+        bench = playbook("playbooks/benchmark.yml", *TWO, *key, "-e", "vllm_serve_bench_num_prompts=2")
+        assert bench.rc == 0, bench.output
+        assert "requests: 2 completed, 0 failed, in" in " ".join(bench.output.split()), bench.output[-3000:]
+    finally:
+        reset = playbook(*SITE, "--tags", "vllm_serve", *TWO)
+        assert reset.rc == 0, reset.output
+    assert requests.get(f"{API}/v1/models", timeout=10).status_code == 200
 
 
 def test_a_changed_model_restarts_alone_while_the_other_answers(two_models):
