@@ -105,8 +105,9 @@ def _required(value, var):
     return value
 
 
-def _int(value, var, minimum, maximum=None):
-    """An integer (or a string of digits, as -e key=value gives) within [minimum, maximum]."""
+def check_int(value, var, minimum, maximum=None):
+    """An integer (or a string of digits, as -e key=value gives) within [minimum, maximum]; models.py checks the
+    entries of vllm_serve_models with it too."""
     if isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -164,7 +165,7 @@ def _head_address(value, var):
         raise OptionError(f"{var} must give the head as ip:port, got {value!r}")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     check_ip(host, var)
-    _int(port, var, 1, 65535)
+    check_int(port, var, 1, 65535)
     return text
 
 
@@ -220,7 +221,7 @@ def ray_start_args(options):
     args = ["start", "--block"]
     port = None
     if head:
-        port = _int(_required(options.get("port"), "cluster_ray_port"), "cluster_ray_port", 1, 65535)
+        port = check_int(_required(options.get("port"), "cluster_ray_port"), "cluster_ray_port", 1, 65535)
         args += ["--head", f"--port={port}"]
     else:
         head_address = _head_address(options.get("head_address"), "cluster_head_ip and cluster_ray_port")
@@ -230,7 +231,7 @@ def ray_start_args(options):
         args.append(f"--dashboard-host={_word(options['dashboard_host'], 'cluster_ray_dashboard_host')}")
     for key, var in (("num_gpus", "cluster_ray_num_gpus"), ("num_cpus", "cluster_ray_num_cpus")):
         if not _unset(options.get(key)):
-            args.append(f"--{key.replace('_', '-')}={_int(options[key], var, 0)}")
+            args.append(f"--{key.replace('_', '-')}={check_int(options[key], var, 0)}")
     args += _ray_port_args(options, head, port)
     return args + _extra_args(options.get("extra_args"), "cluster_ray_start_extra_args", _RAY_MANAGED)
 
@@ -243,7 +244,7 @@ def _ray_port_args(options, head, gcs_port):
         if _unset(options.get(key)) or (head_only and not head):
             continue
         var = "cluster_ray_ports." + var
-        ports[var] = _int(options[key], var, 1, 65535)
+        ports[var] = check_int(options[key], var, 1, 65535)
         args.append(f"{flag}={ports[var]}")
     low, high = ports.pop("cluster_ray_ports.min_worker", None), ports.pop("cluster_ray_ports.max_worker", None)
     if (low is None) != (high is None):
@@ -282,13 +283,13 @@ def ray_closed_ports(options):
     _options(options, {"port", "ray_ports", "env", "master_port"}, "ray_closed_ports")
     ray_ports = dict(options.get("ray_ports") or {})
     low, high = ray_ports.pop("min_worker", None), ray_ports.pop("max_worker", None)
-    fixed = [_int(options.get("port"), "cluster_ray_port", 1, 65535)]
-    fixed += [_int(value, f"cluster_ray_ports.{key}", 1, 65535) for key, value in ray_ports.items()]
+    fixed = [check_int(options.get("port"), "cluster_ray_port", 1, 65535)]
+    fixed += [check_int(value, f"cluster_ray_ports.{key}", 1, 65535) for key, value in ray_ports.items()]
     env = options.get("env") or {}
-    fixed += [_int(env.get(name, default), f"cluster_container_env.{name}", 1, 65535)
+    fixed += [check_int(env.get(name, default), f"cluster_container_env.{name}", 1, 65535)
               for name, default in RAY_METRIC_PORTS.items()]
     if not _unset(options.get("master_port")):
-        fixed.append(_int(options["master_port"], "cluster_mp_master_port", 1, 65535))
+        fixed.append(check_int(options["master_port"], "cluster_mp_master_port", 1, 65535))
     ranges = [f"{low}:{high}"] if low is not None and high is not None else []
     return [str(port) for port in sorted(set(fixed))] + ranges + [RAY_CLIENT_PORTS, EPHEMERAL]
 
@@ -332,15 +333,15 @@ def vllm_serve_args(options):
     if not _unset(options.get("served_model_name")):
         args += ["--served-model-name", _word(options["served_model_name"], "vllm_serve_served_model_name")]
     args += ["--host", _word(_required(options.get("host"), "vllm_serve_host"), "vllm_serve_host")]
-    args += ["--port", str(_int(_required(options.get("port"), "vllm_serve_port"), "vllm_serve_port", 1, 65535))]
+    args += ["--port", str(check_int(_required(options.get("port"), "vllm_serve_port"), "vllm_serve_port", 1, 65535))]
     for key in ("tensor_parallel_size", "pipeline_parallel_size"):
         var = "vllm_serve_" + key
-        args += ["--" + key.replace("_", "-"), str(_int(_required(options.get(key), var), var, 1))]
+        args += ["--" + key.replace("_", "-"), str(check_int(_required(options.get(key), var), var, 1))]
     args += ["--distributed-executor-backend", backend]
     if backend == "mp":
         args += _mp_args(options)
     if not _unset(options.get("max_model_len")):
-        args += ["--max-model-len", str(_int(options["max_model_len"], "vllm_serve_max_model_len", 1))]
+        args += ["--max-model-len", str(check_int(options["max_model_len"], "vllm_serve_max_model_len", 1))]
     share = check_fraction(options.get("gpu_memory_utilization"), "vllm_serve_gpu_memory_utilization")
     args += ["--gpu-memory-utilization", _number(share)]
     return args + _extra_args(options.get("extra_args"), "vllm_serve_extra_args", _VLLM_MANAGED)
@@ -348,12 +349,12 @@ def vllm_serve_args(options):
 
 def _mp_args(options):
     """The multi-node flags of vLLM's own launcher (cluster_backend mp)."""
-    nodes = _int(_required(options.get("nodes"), "the number of nodes (the inventory)"),
+    nodes = check_int(_required(options.get("nodes"), "the number of nodes (the inventory)"),
                  "the number of nodes (the inventory)", 1)
-    rank = _int(_required(options.get("node_rank"), "node_rank (the inventory's order)"),
+    rank = check_int(_required(options.get("node_rank"), "node_rank (the inventory's order)"),
                 "node_rank (the inventory's order)", 0, nodes - 1)
     master = check_ip(options.get("master_addr"), "cluster_head_ip")
-    port = _int(_required(options.get("master_port"), "cluster_mp_master_port"), "cluster_mp_master_port", 1, 65535)
+    port = check_int(_required(options.get("master_port"), "cluster_mp_master_port"), "cluster_mp_master_port", 1, 65535)
     if nodes == 1:
         return []   # one node: vLLM's executor alone, no rendezvous (a model beside another on the head holds none)
     args = ["--nnodes", str(nodes), "--node-rank", str(rank), "--master-addr", master, "--master-port", str(port)]

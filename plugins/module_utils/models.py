@@ -8,7 +8,8 @@ default), the single-model settings (vllm_serve_model, vllm_serve_tensor_paralle
 served on vllm_serve_port itself, as before.
 
 served_models() gives every model as one complete dict, check_models() the problems of the list as messages that
-name the entry and its key, gateway_config() the gateway's config.yaml.
+name the entry and its key, serving_plan() where each model runs and listens (and whether the gateway runs),
+gateway_config() the gateway's config.yaml.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from ansible_collections.stacked_sparks.vllm.plugins.module_utils.commands import (
     OptionError,
     check_fraction,
+    check_int,
     vllm_serve_args,
 )
 
@@ -59,13 +61,10 @@ def _got(value):
 
 
 def _whole(value, key, minimum, maximum=None):
-    """An int (not a bool, not a string) within [minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OptionError(f"{key} must be a whole number, got {_got(value)}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise OptionError(f"{key} must be {bounds}, got {value}")
-    return value
+    """An int within [minimum, maximum]; not a string (the entries' values come typed from YAML)."""
+    if isinstance(value, str):
+        raise OptionError(f"{key} must be an integer, got {_got(value)}")
+    return check_int(value, key, minimum, maximum)
 
 
 def _name(value, key):

@@ -327,15 +327,15 @@ def test_bad_served_names(served):
 
 @pytest.mark.parametrize("key", ["tensor_parallel_size", "pipeline_parallel_size"])
 @pytest.mark.parametrize("value, said", [(0, "must be at least 1, got 0"), (-2, "must be at least 1, got -2"),
-                                         ("2", "must be a whole number, got the string '2'"),
-                                         (True, "must be a whole number, got True"),
-                                         (2.0, "must be a whole number, got 2.0")])
+                                         ("2", "must be an integer, got the string '2'"),
+                                         (True, "must be an integer, got True"),
+                                         (2.0, "must be an integer, got 2.0")])
 def test_bad_parallel_sizes(key, value, said):
     assert f"vllm_serve_models[0] (chat): {key} {said}" in errors([{**CHAT, key: value}])
 
 
 @pytest.mark.parametrize("value, said", [(0, "must be at least 1, got 0"),
-                                         ("4096", "must be a whole number, got the string '4096'")])
+                                         ("4096", "must be an integer, got the string '4096'")])
 def test_bad_max_model_len(value, said):
     one_error([{**CHAT, "max_model_len": value}], f"max_model_len {said}")
 
@@ -358,7 +358,7 @@ def test_a_share_must_be_a_number():
 
 @pytest.mark.parametrize("port, said", [(0, "must be between 1 and 65535, got 0"),
                                         (70000, "must be between 1 and 65535, got 70000"),
-                                        ("8001", "must be a whole number, got the string '8001'")])
+                                        ("8001", "must be an integer, got the string '8001'")])
 def test_bad_ports(port, said):
     one_error([{**CHAT, "port": port}], f"vllm_serve_models[0] (chat): port {said}")
 
