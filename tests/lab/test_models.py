@@ -87,6 +87,7 @@ def test_a_rerun_changes_nothing_and_restarts_nothing(two_models):
 def test_smoke_asks_every_model(two_models):
     run = playbook("playbooks/smoke.yml", *TWO)
     assert run.rc == 0, run.output
+    assert "tiny, tiny-small are listed" in run.output
     for model in ("tiny", "tiny-small"):
         assert f"{model} chat: " in run.output and f"{model} completion: " in run.output, run.output
 
