@@ -350,9 +350,9 @@ def vllm_serve_args(options):
 def _mp_args(options):
     """The multi-node flags of vLLM's own launcher (cluster_backend mp)."""
     nodes = check_int(_required(options.get("nodes"), "the number of nodes (the inventory)"),
-                 "the number of nodes (the inventory)", 1)
+                      "the number of nodes (the inventory)", 1)
     rank = check_int(_required(options.get("node_rank"), "node_rank (the inventory's order)"),
-                "node_rank (the inventory's order)", 0, nodes - 1)
+                     "node_rank (the inventory's order)", 0, nodes - 1)
     master = check_ip(options.get("master_addr"), "cluster_head_ip")
     port = check_int(_required(options.get("master_port"), "cluster_mp_master_port"), "cluster_mp_master_port", 1, 65535)
     if nodes == 1:
