@@ -184,3 +184,17 @@ def test_a_removed_model_is_gone_and_the_gateway_says_404(two_models):
     assert answer.status_code == 404, answer.text
     assert "tiny-small" in answer.json()["error"]["message"]
     assert chat("tiny").status_code == 200
+
+
+def test_both_models_under_vllms_own_launcher(two_models):
+    """cluster_backend mp (the lab's image without Ray): big on both hosts through vLLM's own launcher, small on
+    spark-2, the gateway in front; a rerun changes nothing (the teardown goes back to Ray)."""
+    mp = ["-e", "cluster_backend=mp", "-e", "cluster_image=172.28.0.2:5000/stacked-sparks-lab/vllm-noray:0.32.0", *TWO]
+    run = playbook(*SITE, *mp)
+    assert run.rc == 0, run.output
+    assert listed() == ["tiny", "tiny-small"]
+    assert chat("tiny").status_code == 200 and chat("tiny-small").status_code == 200
+    assert BIG in containers(WORKER) and SMALL in containers(WORKER) and "sparks-ray-head" not in containers(HEAD)
+    again = playbook(*SITE, *mp)
+    assert again.rc == 0, again.output
+    assert again.changed == 0, again.output
